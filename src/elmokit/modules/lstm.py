@@ -1,0 +1,141 @@
+"""The ELMo biLSTM: projected LSTM cells with clipping, stacked with skip connections.
+
+Numerics follow bilm-tf (and AllenNLP's ``LstmCellWithProjection``):
+gates from ``[x; h] @ W_0 + B`` in TF order (i, j, f, o) with +1.0 forget bias at run time,
+``c = sigmoid(i) * tanh(j) + sigmoid(f + 1) * c_prev`` clipped to +-cell_clip,
+``h = (sigmoid(o) * tanh(c)) @ W_P`` clipped to +-proj_clip; ``h`` is the recurrent state.
+
+Sequences arrive sorted by length (longest first), so at time step t only the first
+``batch_sizes[t]`` rows are still running: no work is spent on padding, and each row's
+final state is the state after its own last token.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from elmokit.config import LSTMConfig
+
+
+class LstmCellWithProjection(nn.Module):
+    """One direction of one layer. The input projection of all time steps is a single GEMM."""
+
+    def __init__(
+        self,
+        input_size: int,
+        cell_size: int,
+        projection_size: int,
+        cell_clip: float | None = None,
+        proj_clip: float | None = None,
+        forget_bias: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.input_size, self.cell_size, self.projection_size = input_size, cell_size, projection_size
+        self.cell_clip, self.proj_clip, self.forget_bias = cell_clip, proj_clip, forget_bias
+        self.input_linear = nn.Linear(input_size, 4 * cell_size, bias=True)  # W_0[:in], B
+        self.state_linear = nn.Linear(projection_size, 4 * cell_size, bias=False)  # W_0[in:]
+        self.state_projection = nn.Linear(cell_size, projection_size, bias=False)  # W_P_0
+        offset = torch.zeros(4 * cell_size)
+        offset[2 * cell_size : 3 * cell_size] = forget_bias
+        self.register_buffer("_bias_offset", offset, persistent=False)
+
+    def forward(
+        self,
+        inputs: torch.Tensor,
+        batch_sizes: list[int],
+        initial: tuple[torch.Tensor, torch.Tensor],
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """inputs (B, T, in) sorted longest first; ``batch_sizes[t]`` rows run at step t;
+        initial (h (B, P), c (B, C)) -> outputs (B, T, P) (zeros at padding), final (h, c)."""
+        batch, timesteps, _ = inputs.shape
+        bias = self.input_linear.bias + self._bias_offset
+        # (B, T, in) -> (T, B, 4C): every time step's input projection in one GEMM
+        gates_x = F.linear(inputs.transpose(0, 1), self.input_linear.weight, bias)
+        h, c = initial
+        outputs = inputs.new_zeros(timesteps, batch, self.projection_size)
+        c_size = self.cell_size
+        for t in range(timesteps):
+            n = batch_sizes[t]
+            h_t, c_t = h[:n], c[:n]
+            gates = torch.addmm(gates_x[t, :n], h_t, self.state_linear.weight.t())  # (n, 4C)
+            i = torch.sigmoid(gates[:, :c_size])
+            j = torch.tanh(gates[:, c_size : 2 * c_size])
+            f = torch.sigmoid(gates[:, 2 * c_size : 3 * c_size])
+            o = torch.sigmoid(gates[:, 3 * c_size :])
+            c_new = i * j + f * c_t
+            if self.cell_clip:
+                c_new = c_new.clamp(-self.cell_clip, self.cell_clip)
+            h_new = self.state_projection(o * torch.tanh(c_new))  # (n, C) -> (n, P)
+            if self.proj_clip:
+                h_new = h_new.clamp(-self.proj_clip, self.proj_clip)
+            outputs[t, :n] = h_new
+            if n < batch:  # finished rows keep their final state
+                h = torch.cat([h_new, h[n:]], dim=0)
+                c = torch.cat([c_new, c[n:]], dim=0)
+            else:
+                h, c = h_new, c_new
+        return outputs.transpose(0, 1), (h, c)
+
+
+class ElmoLstm(nn.Module):
+    """Forward and backward stacks of :class:`LstmCellWithProjection`.
+
+    ``forward`` takes token vectors (B, T, P) sorted longest first and returns one (B, T, 2P)
+    tensor per layer, ``[forward; backward]``, plus the final states.
+    """
+
+    def __init__(self, config: LSTMConfig, input_size: int) -> None:
+        super().__init__()
+        self.config = config
+
+        def cell(layer: int) -> LstmCellWithProjection:
+            return LstmCellWithProjection(
+                input_size if layer == 0 else config.projection_dim,
+                config.dim,
+                config.projection_dim,
+                config.cell_clip,
+                config.proj_clip,
+            )
+
+        self.forward_layers = nn.ModuleList(cell(k) for k in range(config.n_layers))
+        self.backward_layers = nn.ModuleList(cell(k) for k in range(config.n_layers))
+
+    def forward(
+        self,
+        inputs: torch.Tensor,
+        lengths: torch.Tensor,
+        h0: torch.Tensor,
+        c0: torch.Tensor,
+    ) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
+        """inputs (B, T, P) sorted longest first, lengths (B,), h0 (L, 2, B, P), c0 (L, 2, B, C)
+        -> [per layer (B, T, 2P)], h_n (L, 2, B, P), c_n (L, 2, B, C)."""
+        batch, timesteps, _ = inputs.shape
+        steps = torch.arange(timesteps, device=inputs.device)
+        batch_sizes = (lengths.unsqueeze(0) > steps.unsqueeze(1)).sum(1).tolist()
+        # Reverse every sentence within its own length; padding stays in place.
+        reverse_index = torch.where(
+            steps.unsqueeze(0) < lengths.unsqueeze(1), lengths.unsqueeze(1) - 1 - steps, steps
+        )  # (B, T)
+
+        def reverse(x: torch.Tensor) -> torch.Tensor:
+            return x.gather(1, reverse_index.unsqueeze(-1).expand(-1, -1, x.size(-1)))
+
+        forward_input, backward_input = inputs, reverse(inputs)
+        outputs, h_n, c_n = [], [], []
+        for layer in range(self.config.n_layers):
+            fwd, (fh, fc) = self.forward_layers[layer](
+                forward_input, batch_sizes, (h0[layer, 0], c0[layer, 0])
+            )
+            bwd, (bh, bc) = self.backward_layers[layer](
+                backward_input, batch_sizes, (h0[layer, 1], c0[layer, 1])
+            )
+            if layer > 0 and self.config.use_skip_connections:
+                fwd = fwd + forward_input
+                bwd = bwd + backward_input
+            outputs.append(torch.cat([fwd, reverse(bwd)], dim=-1))
+            h_n.append(torch.stack([fh, bh]))
+            c_n.append(torch.stack([fc, bc]))
+            forward_input, backward_input = fwd, bwd
+        return outputs, torch.stack(h_n), torch.stack(c_n)
