@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m elmokit.demo examples/sentences.txt out/sentences.hdf5
+	$(VENV)/bin/elmokit embed examples/sentences.txt out/sentences.hdf5
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests

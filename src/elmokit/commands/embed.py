@@ -1,0 +1,52 @@
+"""``elmokit embed INPUT OUTPUT``: a file of sentences -> HDF5 (like ``allennlp elmo``)."""
+
+from __future__ import annotations
+
+import click
+
+from elmokit.embedder import OUTPUT_FORMATS
+
+
+def load_model(model: str | None, options_file: str | None, weight_file: str | None, **kwargs):
+    """The model named by ``--model`` or by ``--options-file`` + ``--weight-file``."""
+    from elmokit.embedder import Elmo
+
+    if (options_file is None) != (weight_file is None):
+        raise click.UsageError("--options-file and --weight-file go together")
+    if options_file is not None:
+        if model is not None:
+            raise click.UsageError("give --model or --options-file/--weight-file, not both")
+        return Elmo.from_hdf5(options_file, weight_file, **kwargs)
+    return Elmo.load(model, **kwargs)
+
+
+def model_options(command):
+    """The shared ``--model | --options-file F --weight-file F`` options."""
+    command = click.option("--weight-file", type=click.Path(), help="bilm-tf/AllenNLP HDF5 weights")(command)
+    command = click.option("--options-file", type=click.Path(), help="bilm-tf/AllenNLP options.json")(command)
+    return click.option(
+        "--model", "-m", default=None, help="bundled/known model name or a model directory"
+    )(command)
+
+
+@click.command()
+@click.argument("input_file", metavar="INPUT", type=click.Path(dir_okay=False))
+@click.argument("output_file", metavar="OUTPUT", type=click.Path(dir_okay=False))
+@model_options
+@click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), default="all", show_default=True,
+              help="all: (3, n, D) per sentence; top: last layer (n, D); average: layer mean (n, D)")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--skip-empty", is_flag=True, help="write an empty (3, 0, D) entry for blank lines")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ...")
+@click.option("--progress/--no-progress", default=None, help="progress bar (default: on a terminal)")
+def embed(input_file, output_file, model, options_file, weight_file, output_format, batch_size,
+          skip_empty, device, progress):
+    """Embed INPUT (one whitespace-tokenized sentence per line) into the HDF5 file OUTPUT.
+
+    One dataset per line keyed by its 0-based line index, plus `sentence_to_index` (JSON).
+    """  # noqa: D301
+    elmo = load_model(model, options_file, weight_file, device=device)
+    summary = elmo.embed_file(input_file, output_file, output_format=output_format,
+                              batch_size=batch_size, skip_empty=skip_empty, progress=progress)
+    click.echo(f"model {elmo.name}")
+    click.echo(str(summary))

@@ -1,0 +1,143 @@
+"""``embed_file``: a text file of sentences -> HDF5, exactly as ``allennlp elmo`` wrote it.
+
+Layout: one float32 dataset per input line, named by its 0-based line index as a string,
+shape (3, n, D) for ``all`` or (n, D) for ``top`` / ``average``; plus ``sentence_to_index``,
+a 1-element string dataset holding a JSON object {sentence text: key}.
+
+The input is checked completely (UTF-8, empty lines) before any work, and the output is
+written to a temporary file next to the target and renamed only when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from elmokit.embedder import OUTPUT_FORMATS, select_output
+from elmokit.errors import InputError
+
+if TYPE_CHECKING:
+    from elmokit.embedder import Elmo
+
+
+@dataclass
+class EmbedFileSummary:
+    output_path: Path
+    sentences: int
+    tokens: int
+    seconds: float
+    output_format: str
+    dim: int
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.seconds if self.seconds > 0 else float("inf")
+
+    def __str__(self) -> str:
+        shape = "(3, n, D)" if self.output_format == "all" else "(n, D)"
+        return (
+            f"wrote {self.sentences} sentences ({self.tokens} tokens) to {self.output_path}: "
+            f"one dataset {shape} per line, D={self.dim}, format {self.output_format!r}, "
+            f"{self.seconds:.2f}s, {self.tokens_per_second:.0f} tokens/s"
+        )
+
+
+def scan_lines(path: Path, skip_empty: bool = False) -> tuple[int, int]:
+    """Check a sentence file; -> (lines, tokens). Errors name the file and the 1-based line."""
+    lines = tokens = 0
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        raise InputError(f"{path}: input file not found") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read input file ({exc.strerror})") from None
+    with handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"{path} line {number}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} "
+                    f"at column {exc.start + 1})"
+                ) from None
+            words = text.split()
+            if not words and not skip_empty:
+                raise InputError(
+                    f"{path} line {number} is empty (remove it, or pass --skip-empty to "
+                    "write an empty entry)"
+                )
+            lines += 1
+            tokens += len(words)
+    return lines, tokens
+
+
+def _read_sentences(path: Path) -> Iterator[tuple[str, list[str]]]:
+    with path.open("r", encoding="utf-8", newline="\n") as handle:
+        for line in handle:
+            text = line.strip()
+            yield text, text.split()
+
+
+def write_embeddings_hdf5(
+    elmo: Elmo,
+    input_path: str | os.PathLike,
+    output_path: str | os.PathLike,
+    output_format: str = "all",
+    batch_size: int = 64,
+    skip_empty: bool = False,
+    progress: bool | None = None,
+) -> EmbedFileSummary:
+    import h5py
+    import numpy as np
+    from tqdm import tqdm
+
+    if output_format not in OUTPUT_FORMATS:
+        raise InputError(
+            f"output format {output_format!r} is not one of {', '.join(OUTPUT_FORMATS)}"
+        )
+    input_path, output_path = Path(input_path), Path(output_path)
+    n_lines, n_tokens = scan_lines(input_path, skip_empty)
+    if output_path.is_dir():
+        raise InputError(f"{output_path}: output path is a directory")
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=output_path.name + ".", suffix=".tmp", dir=output_path.parent)
+    os.close(fd)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    start = time.perf_counter()
+    sentence_to_index: dict[str, str] = {}
+    texts: list[str] = []
+
+    def token_lists() -> Iterator[list[str]]:
+        for text, tokens in _read_sentences(input_path):
+            texts.append(text)
+            yield tokens
+
+    try:
+        with (
+            h5py.File(tmp, "w") as out,
+            tqdm(total=n_tokens, unit="tok", unit_scale=True, disable=not progress) as bar,
+        ):
+            embedded = elmo.embed_sentences(token_lists(), batch_size=batch_size)
+            for index, layers in enumerate(embedded):
+                key = str(index)
+                data = select_output(layers, output_format).astype(np.float32, copy=False)
+                out.create_dataset(key, data=data)
+                sentence_to_index[texts[index]] = key
+                bar.update(layers.shape[1])
+            dataset = out.create_dataset("sentence_to_index", (1,), dtype=h5py.string_dtype())
+            dataset[0] = json.dumps(sentence_to_index)
+        os.replace(tmp, output_path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return EmbedFileSummary(
+        output_path, n_lines, n_tokens, time.perf_counter() - start, output_format, elmo.dim
+    )
