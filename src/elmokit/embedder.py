@@ -256,3 +256,19 @@ class Elmo:
         for k in range(1, layers.shape[0]):
             outputs[f"lstm_outputs{k}"] = layers[k]
         return outputs
+
+    def sentence_vectors(
+        self,
+        sentences: Iterable[Sentence],
+        layer: int | str | Sequence[float] = "average",
+        pooling: str = "mean",
+        batch_size: int = 32,
+        max_tokens: int | None = 128,
+    ) -> np.ndarray:
+        """Sentences -> float32 (N, D): per token, combine the layers (``layer``: an index,
+        ``"average"`` (default: the "double averaging" of the tutorials), ``"top"``, or a list
+        of L scalar-mix weights), then ``pooling`` over the tokens (mean | max | first | last).
+        See :func:`elmokit.downstream.pooling.sentence_vectors`."""
+        from elmokit.downstream.pooling import sentence_vectors
+
+        return sentence_vectors(self, sentences, layer, pooling, batch_size, max_tokens)
