@@ -177,3 +177,16 @@ def test_elmo_layer_char_id_input_and_layer_norm(small_config):
     )
     from_ids["elmo_representations"][0].sum().backward()
     assert layer.bilm.char_cnn.projection.weight.grad is not None
+
+
+def test_warm_start_state_is_fixed_and_batch_independent(tiny_elmo):
+    elmo = Elmo(tiny_elmo.bilm)
+    cold = elmo.embed_batch(SENTENCES)
+    elmo.set_warm_state(["A fixed burn-in text .", "It is read once ."])
+    assert elmo.state is None and not elmo.stateful  # still stateless
+    warm = elmo.embed_batch(SENTENCES)
+    assert not np.allclose(warm[0][1:], cold[0][1:], atol=1e-3)
+    np.testing.assert_array_equal(warm[0][0], cold[0][0])  # layer 0 has no state
+    _check_stateless(elmo, SENTENCES, atol=1e-5)
+    elmo.set_warm_state(None)
+    np.testing.assert_allclose(elmo.embed_batch(SENTENCES)[2], cold[2], atol=1e-6)

@@ -76,6 +76,7 @@ class Elmo:
         self.stateful = stateful
         self.name = name
         self._state: LstmState | None = None
+        self._warm_state: LstmState | None = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -151,11 +152,37 @@ class Elmo:
         ids, lengths = batch_to_ids(batch, self.config.char_cnn.max_characters_per_token)
         char_ids = torch.from_numpy(ids).to(self.device)
         lengths_t = torch.from_numpy(lengths).to(self.device)
-        state = self._batch_state(len(batch)) if self.stateful else None
+        state = self._batch_state(len(batch)) if self.stateful else self._start_state(len(batch))
         out = self.bilm(char_ids, lengths_t, state)
         if self.stateful:
             self._keep_state(out.state)
         return out
+
+    def _start_state(self, rows: int) -> LstmState | None:
+        """Stateless mode's start: zeros (None), or the fixed warm state for every row."""
+        warm = self._warm_state
+        if warm is None:
+            return None
+        return LstmState(warm.h.expand(-1, -1, rows, -1), warm.c.expand(-1, -1, rows, -1))
+
+    def set_warm_state(self, burn_in: Sequence[Sentence] | None) -> None:
+        """Start every sentence from the state left after reading ``burn_in`` (stateless mode).
+
+        The biLM was trained on a continuous stream, never from a zero state; a fixed warm
+        start keeps results deterministic and batch-independent. ``None`` restores zeros.
+        """
+        self._warm_state = None
+        if burn_in is None:
+            return
+        saved_stateful, saved_state = self.stateful, self._state
+        self.stateful, self._state = True, None
+        try:
+            for i, sentence in enumerate(burn_in):
+                self._forward([as_tokens(sentence, f"burn-in sentence {i}")])
+            warm = self._state
+        finally:
+            self.stateful, self._state = saved_stateful, saved_state
+        self._warm_state = warm
 
     def _batch_state(self, rows: int) -> LstmState:
         zeros = LstmState.zeros(self.config, rows, self.device)
