@@ -1,0 +1,87 @@
+"""Server settings: limits, batching knobs, auth. One frozen dataclass, no FastAPI import."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from elmokit.errors import ConfigError
+
+#: Environment variable through which ``elmokit serve`` hands settings to uvicorn workers.
+SETTINGS_ENV = "ELMOKIT_SERVE_SETTINGS"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Everything the service needs besides the model weights.
+
+    Limits answer 413 (body) or 422 (texts / tokens); a full queue answers 503 with
+    ``Retry-After``; a request that is not answered within ``request_timeout_s`` answers 504.
+    ``max_batch_requests=1`` turns micro-batching off (one request per forward pass).
+    """
+
+    model: str | None = None
+    max_texts: int = 64
+    max_tokens_per_text: int = 512
+    max_tokens_per_request: int = 4096
+    max_body_bytes: int = 1 << 20
+    request_timeout_s: float = 30.0
+    max_batch_tokens: int = 4096
+    max_batch_requests: int = 64
+    max_wait_ms: float = 2.0
+    max_queue: int = 256
+    retry_after_s: int = 1
+    api_key_file: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    torch_threads: int | None = None
+
+    def __post_init__(self) -> None:
+        positive = (
+            "max_texts", "max_tokens_per_text", "max_tokens_per_request", "max_body_bytes",
+            "max_batch_tokens", "max_batch_requests", "max_queue", "retry_after_s",
+        )  # fmt: skip
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"server setting {name} must be at least 1")
+        if self.request_timeout_s <= 0:
+            raise ConfigError("server setting request_timeout_s must be positive")
+        if self.max_wait_ms < 0:
+            raise ConfigError("server setting max_wait_ms must not be negative")
+        if self.torch_threads is not None and self.torch_threads < 1:
+            raise ConfigError("server setting torch_threads must be at least 1")
+
+    def resolved_api_key(self) -> str | None:
+        """The bearer key: ``api_key`` if given, else the stripped contents of ``api_key_file``."""
+        if self.api_key:
+            return self.api_key
+        if not self.api_key_file:
+            return None
+        path = Path(self.api_key_file)
+        try:
+            key = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read the API key file ({exc})") from None
+        if not key:
+            raise ConfigError(f"{path}: the API key file is empty")
+        return key
+
+    def to_env(self) -> str:
+        """JSON for :data:`SETTINGS_ENV` (never carries ``api_key`` itself, only the file)."""
+        data = dataclasses.asdict(self)
+        data.pop("api_key")
+        return json.dumps(data)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> ServerSettings:
+        """Settings from :data:`SETTINGS_ENV`, or the defaults when it is unset."""
+        raw = (environ if environ is not None else os.environ).get(SETTINGS_ENV)
+        if not raw:
+            return cls()
+        try:
+            data = json.loads(raw)
+            return cls(**data)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"{SETTINGS_ENV}: invalid server settings ({exc})") from None
