@@ -1,0 +1,338 @@
+"""In-process tests of ``elmokit serve``: every endpoint, every error, auth, 503, 504, npy."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from elmokit import Elmo  # noqa: E402
+from elmokit.server import ServerSettings, create_app  # noqa: E402
+from elmokit.server.app import NPY_MEDIA_TYPE  # noqa: E402
+
+D = 32
+SMALL = ServerSettings(
+    max_texts=4, max_tokens_per_text=10, max_tokens_per_request=20, max_body_bytes=2000
+)
+
+
+@pytest.fixture(scope="module")
+def client(tiny_elmo: Elmo) -> Iterator[TestClient]:
+    with TestClient(create_app(SMALL, elmo=tiny_elmo)) as c:
+        yield c
+
+
+def embed(client: TestClient, body: object, **kwargs):
+    return client.post("/v1/embed", json=body, **kwargs)
+
+
+def assert_error(response, status: int, code: str | None = None) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    error = response.json()["error"]
+    assert isinstance(error["message"], str) and error["message"]
+    if code is not None:
+        assert error["code"] == code
+    return error
+
+
+# ---------------------------------------------------------------------- ops endpoints
+def test_healthz_readyz(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["dim"] == D and ready.json()["num_layers"] == 3
+
+
+def test_readyz_before_startup(tiny_elmo: Elmo) -> None:
+    c = TestClient(create_app(SMALL, elmo=tiny_elmo))  # no `with`: lifespan never ran
+    response = c.get("/readyz")
+    assert_error(response, 503, "unavailable")
+    assert response.headers["retry-after"] == "1"
+    assert_error(embed(c, {"texts": ["a"]}), 503, "unavailable")
+
+
+def test_metrics(client: TestClient) -> None:
+    assert embed(client, {"texts": ["The cell divides ."]}).status_code == 200
+    client.get("/nope/123")
+    text = client.get("/metrics").text
+    for name in (
+        "elmokit_http_requests_total", "elmokit_http_request_duration_seconds_bucket",
+        "elmokit_tokens_per_second", "elmokit_batch_sentences_bucket", "elmokit_queue_depth",
+        "elmokit_embedded_tokens_total",
+    ):  # fmt: skip
+        assert name in text
+    assert 'path="/v1/embed",status="200"' in text
+    assert 'path="other",status="404"' in text  # unknown paths do not create new labels
+    assert "/nope/123" not in text
+
+
+def test_openapi_and_docs(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    body = spec["paths"]["/v1/embed"]["post"]["requestBody"]["content"]["application/json"]
+    assert set(body["schema"]["properties"]) == {"texts", "tokens", "output", "weights"}
+    assert client.get("/docs").status_code == 200
+
+
+# ---------------------------------------------------------------------- embedding
+SENTENCES = [["The", "cell", "divides", "."], ["Mice", "run"]]
+
+
+def test_outputs_shapes_and_values(client: TestClient, tiny_elmo: Elmo) -> None:
+    expected = tiny_elmo.embed_batch(SENTENCES)
+    for output, shape in {
+        "all": lambda n: (3, n, D), "top": lambda n: (n, D), "average": lambda n: (n, D),
+        "mix": lambda n: (n, D), "sentence": lambda n: (D,),
+    }.items():  # fmt: skip
+        r = embed(client, {"tokens": SENTENCES, "output": output})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["tokens"] == SENTENCES and body["num_tokens"] == 6 and body["dim"] == D
+        for got, layers in zip(body["embeddings"], expected, strict=True):
+            got = np.asarray(got, dtype=np.float32)
+            assert got.shape == shape(layers.shape[1])
+            want = {
+                "all": layers, "top": layers[-1], "average": layers.mean(0),
+                "mix": layers.mean(0), "sentence": layers.mean(0).mean(0),
+            }[output]  # fmt: skip
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_mix_weights_are_softmaxed(client: TestClient, tiny_elmo: Elmo) -> None:
+    layers = tiny_elmo.embed_sentence(SENTENCES[0])
+    r = embed(client, {"tokens": [SENTENCES[0]], "output": "mix", "weights": [0, 0, 50]})
+    np.testing.assert_allclose(r.json()["embeddings"][0], layers[2], rtol=1e-4, atol=1e-5)
+    r = embed(client, {"tokens": [SENTENCES[0]], "output": "mix", "weights": [1, 0, 0]})
+    w = np.exp([1.0, 0, 0]) / np.exp([1.0, 0, 0]).sum()
+    want = np.tensordot(w, layers, axes=1)
+    np.testing.assert_allclose(r.json()["embeddings"][0], want, rtol=1e-4, atol=1e-5)
+
+
+def test_texts_are_tokenized(client: TestClient, tiny_elmo: Elmo) -> None:
+    r = embed(client, {"texts": ["Don't panic!"], "output": "top"})
+    assert r.json()["tokens"] == [["Do", "n't", "panic", "!"]]
+    want = tiny_elmo.embed_sentence(["Do", "n't", "panic", "!"])[-1]
+    np.testing.assert_allclose(r.json()["embeddings"][0], want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("output", ["all", "average", "sentence"])
+def test_npy_response(client: TestClient, output: str) -> None:
+    r = embed(client, {"tokens": SENTENCES, "output": output}, headers={"Accept": NPY_MEDIA_TYPE})
+    assert r.status_code == 200
+    assert r.headers["content-type"] == NPY_MEDIA_TYPE
+    assert r.headers["x-elmo-lengths"] == "4,2"
+    array = np.load(io.BytesIO(r.content), allow_pickle=False)
+    assert array.dtype == np.float32
+    as_json = embed(client, {"tokens": SENTENCES, "output": output}).json()["embeddings"]
+    if output == "sentence":
+        assert array.shape == (2, D)
+        np.testing.assert_allclose(array, np.asarray(as_json), rtol=1e-6)
+    else:
+        axis = 1 if output == "all" else 0
+        assert array.shape[axis] == 6
+        parts = np.split(array, [4], axis=axis)
+        for part, want in zip(parts, as_json, strict=True):
+            np.testing.assert_allclose(part, np.asarray(want), rtol=1e-6)
+
+
+# ---------------------------------------------------------------------- bad input
+def post_raw(client: TestClient, content: bytes, content_type: str = "application/json"):
+    return client.post("/v1/embed", content=content, headers={"Content-Type": content_type})
+
+
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [
+        (b'{"texts": ["a"', "malformed_json"),
+        (b"{'texts': ['a']}", "malformed_json"),
+        (b"", "bad_request"),
+        (b'{"texts": ["caf\xe9"]}', "invalid_encoding"),
+        (b"\xff\xfe\x00\x00", "invalid_encoding"),
+    ],
+)
+def test_malformed_bodies_are_400(client: TestClient, content: bytes, code: str) -> None:
+    assert_error(post_raw(client, content), 400, code)
+
+
+def test_deeply_nested_json_is_400(tiny_elmo: Elmo) -> None:
+    with TestClient(create_app(ServerSettings(), elmo=tiny_elmo)) as c:
+        assert_error(post_raw(c, b"[" * 100_000 + b"]" * 100_000), 400, "malformed_json")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        [1, 2],
+        "texts",
+        {"texts": "one string"},
+        {"texts": [1, 2]},
+        {"texts": [["a"]]},
+        {"texts": None},
+        {"tokens": ["a", "b"]},
+        {"tokens": [[]]},
+        {"tokens": [["a", ""]]},
+        {"tokens": [["a b"]]},
+        {"texts": ["a"], "tokens": [["a"]]},
+        {},
+        {"texts": []},
+        {"texts": ["a"], "output": "bottom"},
+        {"texts": ["a"], "unknown": 1},
+        {"texts": ["a"], "weights": [1, 2, 3]},
+        {"texts": ["a"], "output": "mix", "weights": [1, 2]},
+        {"texts": ["a"], "output": "mix", "weights": ["x", 1, 2]},
+        {"texts": ["bell \u0007"]},
+        {"texts": ["nul \u0000 byte"]},
+        {"tokens": [["esc\u001b"]]},
+    ],
+)
+def test_wrong_types_and_values_are_422(client: TestClient, body: object) -> None:
+    assert_error(embed(client, body), 422)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"texts": ["a"], "output": "mix", "weights": [NaN, 0, 0]}',
+        b'{"texts": ["a"], "output": "mix", "weights": [Infinity, 0, 0]}',
+        b'{"texts": ["\\ud800 lone surrogate"]}',
+        b'{"tokens": [["\\u0000"]]}',
+    ],
+)
+def test_escaped_bad_values_are_422(client: TestClient, content: bytes) -> None:
+    assert_error(post_raw(client, content), 422)
+
+
+def test_tabs_and_newlines_are_fine(client: TestClient) -> None:
+    assert embed(client, {"texts": ["two\tlines\nhere\r\n"]}).status_code == 200
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t "])
+def test_empty_text_is_422(client: TestClient, text: str) -> None:
+    assert_error(embed(client, {"texts": ["fine", text]}), 422, "empty_text")
+
+
+def test_limits(client: TestClient) -> None:
+    assert_error(embed(client, {"texts": ["a"] * 5}), 422, "too_many_texts")
+    assert embed(client, {"texts": ["a"] * 4}).status_code == 200
+    assert_error(embed(client, {"tokens": [["a"] * 11]}), 422, "too_many_tokens")
+    assert embed(client, {"tokens": [["a"] * 10]}).status_code == 200
+    assert_error(embed(client, {"tokens": [["a"] * 10] * 3}), 422, "too_many_tokens")
+
+
+def test_body_too_large_is_413(client: TestClient) -> None:
+    big = json.dumps({"texts": ["word " * 500]}).encode()
+    assert_error(post_raw(client, big), 413, "payload_too_large")
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted while streaming
+        yield b'{"texts": ["'
+        for _ in range(30):
+            yield b"word " * 20
+        yield b'"]}'
+
+    r = client.post("/v1/embed", content=chunks(), headers={"Content-Type": "application/json"})
+    assert_error(r, 413, "payload_too_large")
+
+
+def test_wrong_content_type_is_415(client: TestClient) -> None:
+    assert_error(post_raw(client, b"texts=a", "application/x-www-form-urlencoded"), 415)
+
+
+def test_unknown_route_and_method(client: TestClient) -> None:
+    assert_error(client.get("/v2/nothing"), 404, "not_found")
+    assert_error(client.get("/v1/embed"), 405, "method_not_allowed")
+
+
+# ---------------------------------------------------------------------- auth
+def test_api_key(tiny_elmo: Elmo, tmp_path) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text("s3cret-key\n")
+    app = create_app(ServerSettings(api_key_file=str(key_file)), elmo=tiny_elmo)
+    with TestClient(app) as c:
+        body = {"texts": ["a"]}
+        error = assert_error(c.post("/v1/embed", json=body), 401, "unauthorized")
+        assert "Bearer" in error["message"]
+        assert c.post("/v1/embed", json=body).headers["www-authenticate"] == "Bearer"
+        for header in ("Bearer wrong", "Bearer s3cret-key2", "Basic s3cret-key", "s3cret-key"):
+            assert_error(c.post("/v1/embed", json=body, headers={"Authorization": header}), 401)
+        assert_error(c.get("/metrics"), 401)
+        good = {"Authorization": "Bearer s3cret-key"}
+        assert c.post("/v1/embed", json=body, headers=good).status_code == 200
+        assert c.get("/metrics", headers=good).status_code == 200
+        assert c.get("/healthz").status_code == 200 and c.get("/readyz").status_code == 200
+
+
+# ---------------------------------------------------------------------- overload, timeout
+class GatedModel:
+    """A stand-in model whose forward pass waits for ``gate`` (to hold the batcher busy)."""
+
+    name, dim, num_layers = "gated", 4, 3
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.gate.set()  # open during the warm-up
+        self.batches: list[int] = []
+
+    def embed_batch(self, sentences):
+        self.batches.append(len(sentences))
+        self.gate.wait(10)
+        return [np.zeros((3, len(s), 4), np.float32) for s in sentences]
+
+
+def wait_for(condition, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.01)
+
+
+def test_full_queue_is_503_with_retry_after() -> None:
+    model = GatedModel()
+    settings = ServerSettings(max_queue=1, max_batch_requests=1, retry_after_s=2)
+    with TestClient(create_app(settings, elmo=model)) as c:
+        model.gate.clear()
+        results: list[int] = []
+        send = lambda: results.append(embed(c, {"texts": ["a"]}).status_code)  # noqa: E731
+        threads = [threading.Thread(target=send) for _ in range(2)]
+        threads[0].start()
+        wait_for(lambda: len(model.batches) == 2)  # warm-up + the first request, now running
+        threads[1].start()
+        wait_for(lambda: c.get("/readyz").json()["queue_depth"] == 1)
+        refused = embed(c, {"texts": ["a"]})
+        assert_error(refused, 503, "overloaded")
+        assert refused.headers["retry-after"] == "2"
+        assert 'reason="queue_full"' in c.get("/metrics").text
+        model.gate.set()
+        for t in threads:
+            t.join(10)
+        assert results == [200, 200]
+
+
+def test_timeout_is_504() -> None:
+    model = GatedModel()
+    with TestClient(create_app(ServerSettings(request_timeout_s=0.2), elmo=model)) as c:
+        model.gate.clear()
+        assert_error(embed(c, {"texts": ["a"]}), 504, "timeout")
+        model.gate.set()
+        assert embed(c, {"texts": ["a"]}).status_code == 200
+
+
+def test_model_failure_is_clean_500() -> None:
+    class Broken(GatedModel):
+        def embed_batch(self, sentences):
+            if sentences == [["boom"]]:
+                raise RuntimeError("kaput")
+            return super().embed_batch(sentences)
+
+    with TestClient(
+        create_app(ServerSettings(), elmo=Broken()), raise_server_exceptions=False
+    ) as c:
+        assert_error(embed(c, {"texts": ["boom"]}), 500, "internal_error")
+        assert embed(c, {"texts": ["fine"]}).status_code == 200  # the worker survived
