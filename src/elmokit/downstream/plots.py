@@ -1,0 +1,163 @@
+"""2-D maps of ELMo vectors: sentence vectors coloured by label, token vectors coloured by part
+of speech. t-SNE (openTSNE), UMAP (umap-learn, if installed) or PCA; written as a PNG
+(matplotlib) and an interactive HTML page (plotly) with hover text.
+
+>>> xy = project(vectors, method="tsne")                 # (N, D) -> (N, 2)
+>>> write_scatter(xy, labels, hover, "out/reviews", title="Fine-food reviews")
+(PosixPath('out/reviews.png'), PosixPath('out/reviews.html'))
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from elmokit.errors import InputError
+
+METHODS = ("tsne", "umap", "pca")
+
+
+def project(vectors: np.ndarray, method: str = "tsne", seed: int = 0,
+            perplexity: float = 30.0) -> np.ndarray:
+    """(N, D) -> float32 (N, 2). Vectors are standardised per dimension first."""
+    X = np.asarray(vectors, dtype=np.float32)
+    if X.ndim != 2 or len(X) < 3:
+        raise InputError(f"need at least 3 vectors of shape (N, D) to plot, got {X.shape}")
+    X = (X - X.mean(0)) / (X.std(0) + 1e-6)
+    if method == "pca":
+        u, s, _ = np.linalg.svd(X - X.mean(0), full_matrices=False)
+        return (u[:, :2] * s[:2]).astype(np.float32)
+    if method == "tsne":
+        from openTSNE import TSNE
+
+        perplexity = min(perplexity, (len(X) - 1) / 3)
+        emb = TSNE(n_components=2, perplexity=perplexity, random_state=seed, n_jobs=2,
+                   initialization="pca" if len(X) > 2 else "random", verbose=False).fit(X)
+        return np.asarray(emb, dtype=np.float32)
+    if method == "umap":
+        try:
+            import umap  # type: ignore[import-not-found]
+        except ImportError:
+            raise InputError("method 'umap' needs `pip install umap-learn`; "
+                             "'tsne' and 'pca' work without it") from None
+        return umap.UMAP(random_state=seed).fit_transform(X).astype(np.float32)
+    raise InputError(f"projection {method!r} is not one of {', '.join(METHODS)}")
+
+
+def write_scatter(
+    xy: np.ndarray,
+    labels: Sequence[Any],
+    hover: Sequence[str],
+    out: str | os.PathLike,
+    title: str = "",
+    formats: Sequence[str] = ("png", "html"),
+    include_plotlyjs: bool | str = True,
+) -> list[Path]:
+    """Scatter of (N, 2) points coloured by label -> ``OUT.png`` and/or ``OUT.html``.
+
+    ``hover``: text shown on mouse-over in the HTML (e.g. the sentence). The HTML embeds
+    plotly.js (works offline; ~4 MB) unless ``include_plotlyjs="cdn"``.
+    """
+    xy = np.asarray(xy)
+    labels = [str(x) for x in labels]
+    if not (len(xy) == len(labels) == len(hover)):
+        raise InputError(f"{len(xy)} points, {len(labels)} labels, {len(hover)} hover texts")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    classes = sorted(set(labels), key=lambda c: (-labels.count(c), c))
+    written = []
+    if "png" in formats:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(8, 6.5), dpi=110)
+        cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
+        lab = np.array(labels)
+        for i, c in enumerate(classes):
+            m = lab == c
+            ax.scatter(xy[m, 0], xy[m, 1], s=9, alpha=0.7, color=cmap(i % cmap.N),
+                       label=f"{c} ({int(m.sum())})", linewidths=0)
+        ax.legend(markerscale=2, fontsize=8, loc="best", framealpha=0.8)
+        ax.set_title(title, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        fig.tight_layout()
+        path = out.with_suffix(".png")
+        fig.savefig(path)
+        plt.close(fig)
+        written.append(path)
+    if "html" in formats:
+        import plotly.graph_objects as go
+
+        fig = go.Figure()
+        lab = np.array(labels)
+        for c in classes:
+            m = np.flatnonzero(lab == c)
+            fig.add_trace(go.Scattergl(
+                x=xy[m, 0], y=xy[m, 1], mode="markers", name=f"{c} ({len(m)})",
+                text=[_wrap(hover[i]) for i in m], hovertemplate="%{text}<extra>" + c +
+                "</extra>", marker={"size": 5, "opacity": 0.75}))
+        fig.update_layout(title=title, template="plotly_white", width=900, height=700)
+        path = out.with_suffix(".html")
+        fig.write_html(path, include_plotlyjs=include_plotlyjs)
+        written.append(path)
+    return written
+
+
+def _wrap(text: str, width: int = 80, limit: int = 400) -> str:
+    import html
+    import textwrap
+
+    text = text if len(text) <= limit else text[:limit] + " ..."
+    return "<br>".join(html.escape(line) for line in textwrap.wrap(text, width))
+
+
+def plot_sentences(elmo: Any, texts: Sequence[str], labels: Sequence[Any], out: str | os.PathLike,
+                   layer: Any = "average", method: str = "tsne", max_tokens: int = 64,
+                   title: str | None = None, **kwargs: Any) -> list[Path]:
+    """Sentence vectors (mean over tokens of ``layer``) of ``texts``, coloured by label."""
+    from elmokit.downstream.pooling import sentence_vectors
+
+    X = sentence_vectors(elmo, texts, layer=layer, max_tokens=max_tokens)
+    xy = project(X, method)
+    title = title or f"{len(texts)} sentence vectors ({elmo.name}, layer {layer}, {method})"
+    return write_scatter(xy, labels, list(texts), out, title, **kwargs)
+
+
+def plot_words(elmo: Any, tagged: Sequence[Sequence[tuple[str, str]]], out: str | os.PathLike,
+               layer: Any = "average", method: str = "tsne", max_points: int = 3000,
+               coarse: bool = True, seed: int = 0, title: str | None = None,
+               **kwargs: Any) -> list[Path]:
+    """Contextual token vectors of POS-tagged sentences (``[(word, tag), ...]``), coloured by
+    (coarse, universal-style) part of speech; hover shows the word in its sentence.
+    Punctuation is left out; at most ``max_points`` tokens, sampled at random."""
+    from elmokit.downstream.data import coarse_tag, simplify_brown_tag
+    from elmokit.downstream.pooling import token_vectors
+
+    sents = [list(s) for s in tagged if s]
+    vecs = token_vectors(elmo, [[w for w, _ in s] for s in sents], layer)
+    points, tags, hover = [], [], []
+    for s, v in zip(sents, vecs, strict=True):
+        for i, (w, t) in enumerate(s):
+            tag = coarse_tag(t) if coarse else simplify_brown_tag(t)
+            if tag == "OTHER" or not any(ch.isalnum() for ch in w):
+                continue
+            points.append(v[i])
+            tags.append(tag)
+            ctx = " ".join(x for x, _ in s[max(0, i - 6): i]) + f" [{w}] " + " ".join(
+                x for x, _ in s[i + 1: i + 7])
+            hover.append(f"{w} /{t}: {ctx}")
+    if len(points) > max_points:
+        keep = np.sort(np.random.default_rng(seed).permutation(len(points))[:max_points])
+        points = [points[i] for i in keep]
+        tags = [tags[i] for i in keep]
+        hover = [hover[i] for i in keep]
+    xy = project(np.stack(points), method)
+    title = title or f"{len(points)} token vectors ({elmo.name}, layer {layer}, {method})"
+    return write_scatter(xy, tags, hover, out, title, **kwargs)
