@@ -1,0 +1,154 @@
+"""Checkpoints (plain dicts of tensors and Python values, ``torch.load(weights_only=True)``),
+exported models, and loading a model to start from (ours or an AllenNLP/bilm-tf model).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from elmokit.config import ElmoConfig
+from elmokit.errors import InputError, WeightFileError
+from elmokit.training.model import LanguageModel
+from elmokit.training.vocab import Vocabulary
+
+CHECKPOINT_NAME = "checkpoint.pt"
+FORMAT = "elmokit-train-1"
+
+
+def atomic_save(obj: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def checkpoint_path(path: str | Path) -> Path:
+    """A checkpoint file, or a training directory holding ``checkpoint.pt``."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CHECKPOINT_NAME
+    if not path.is_file():
+        raise InputError(f"{path}: checkpoint not found")
+    return path
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    path = checkpoint_path(path)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many kinds for a damaged file
+        raise WeightFileError(f"{path}: not a readable checkpoint ({exc})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise WeightFileError(f"{path}: not an elmokit training checkpoint")
+    return ckpt
+
+
+def model_from_checkpoint(ckpt: dict, **kwargs) -> tuple[LanguageModel, Vocabulary]:
+    config = ElmoConfig.from_options(ckpt["options"], where="checkpoint options")
+    vocab = Vocabulary(ckpt["vocab"], where="checkpoint vocabulary")
+    lm = LanguageModel(config, len(vocab), **kwargs)
+    lm.load_state_dict(ckpt["model"])
+    return lm, vocab
+
+
+# ---------------------------------------------------------------------- exported model dirs
+def save_softmax(lm: LanguageModel, path: Path) -> None:
+    import h5py
+
+    with h5py.File(path, "w") as out:
+        out.create_dataset("softmax/W", data=lm.softmax_w.detach().float().cpu().numpy())
+        out.create_dataset("softmax/b", data=lm.softmax_b.detach().float().cpu().numpy())
+
+
+def load_softmax(lm: LanguageModel, path: Path) -> None:
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        for key, param in (("softmax/W", lm.softmax_w), ("softmax/b", lm.softmax_b)):
+            if key not in handle:
+                raise WeightFileError(f"{path}: missing key {key}")
+            array = torch.from_numpy(handle[key][...]).float()
+            if array.shape != param.shape:
+                raise WeightFileError(
+                    f"{path}: key {key} has shape {tuple(array.shape)}, "
+                    f"expected {tuple(param.shape)}"
+                )
+            param.data.copy_(array)
+
+
+def load_pretrained(
+    source: str | Path, vocab: Vocabulary | None = None, **kwargs
+) -> tuple[LanguageModel, Vocabulary | None, str]:
+    """A model to start from: a training checkpoint / directory, or a model directory with
+    ``options.json`` + ``weights.hdf5`` (ours, or AllenNLP's) and optionally its ``vocab.txt`` +
+    ``softmax.hdf5``. The softmax is kept when the model's vocabulary equals ``vocab`` and
+    re-initialised otherwise. Returns (model, the model's own vocabulary or None, a note)."""
+    from elmokit.weights import load_weights
+
+    source = Path(source)
+    if source.is_file() or (source / CHECKPOINT_NAME).is_file():
+        ckpt = load_checkpoint(source)
+        lm, own_vocab = model_from_checkpoint(ckpt, **kwargs)
+        softmax_ok = True
+    else:
+        options, weights = source / "options.json", source / "weights.hdf5"
+        if not options.is_file() or not weights.is_file():
+            raise InputError(
+                f"{source}: --init-from needs a checkpoint or a directory with options.json "
+                "and weights.hdf5"
+            )
+        config = ElmoConfig.from_file(options)
+        own_vocab = Vocabulary.load(source / "vocab.txt") if (source / "vocab.txt").is_file() else None
+        lm = LanguageModel(config, len(own_vocab) if own_vocab else len(vocab or [0]), **kwargs)
+        lm.init_weights()  # the softmax, unless loaded below
+        load_weights(lm.bilm, weights)
+        softmax_ok = own_vocab is not None and (source / "softmax.hdf5").is_file()
+        if softmax_ok:
+            load_softmax(lm, source / "softmax.hdf5")
+    if vocab is not None and (not softmax_ok or own_vocab != vocab):
+        lm.reset_softmax(len(vocab))
+        return lm, own_vocab, "softmax re-initialised (vocabulary differs or none was saved)"
+    return lm, own_vocab, "softmax kept"
+
+
+def export_model(lm: LanguageModel, vocab: Vocabulary, out_dir: str | Path,
+                 card: dict | None = None) -> Path:  # fmt: skip
+    """Write ``options.json`` + ``weights.hdf5`` (bilm-tf layout, loadable by ``Elmo.load``,
+    AllenNLP and bilm-tf), ``vocab.txt``, ``softmax.hdf5`` and a model card ``README.md``."""
+    from elmokit.weights import save_weights
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    options = lm.config.to_options()
+    options["n_tokens_vocab"] = len(vocab)
+    ElmoConfig.from_options(options).save(out / "options.json")
+    save_weights(lm.bilm, out / "weights.hdf5")
+    vocab.save(out / "vocab.txt")
+    save_softmax(lm, out / "softmax.hdf5")
+    card = card or {}
+    lines = [
+        "# ELMo model (elmokit)",
+        "",
+        "Trained with `elmokit train`. Load with `elmokit.Elmo.load(\"<this directory>\")`;",
+        "`options.json` + `weights.hdf5` are in the AllenNLP / bilm-tf layout.",
+        "",
+        f"- parameters (biLM, without softmax): {sum(p.numel() for p in lm.bilm.parameters()):,}",
+        f"- vocabulary: {len(vocab):,} words (`vocab.txt`; softmax in `softmax.hdf5`)",
+        f"- LSTM: {lm.config.lstm.n_layers} layers x {lm.config.lstm.dim} cells, "
+        f"projection {lm.config.lstm.projection_dim}; char filters {lm.config.char_cnn.n_filters}",
+    ]
+    for key, value in card.items():
+        lines.append(f"- {key}: {value}")
+    lines += ["", "## Intended use, data, limitations", "", "TODO: describe the training corpus,",
+              "evaluation results and known limitations.", ""]  # fmt: skip
+    (out / "README.md").write_text("\n".join(lines), encoding="utf-8")
+    return out

@@ -1,0 +1,123 @@
+"""``elmokit vocab | train | perplexity | export`` — thin click wrappers over the library."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from elmokit.training.vocab import TOKENIZERS
+
+_tokenizer = click.option(
+    "--tokenizer", type=click.Choice(TOKENIZERS), default="whitespace", show_default=True,
+    help="whitespace: one pre-tokenized sentence per line; elmokit: raw text, "
+    "elmokit.tokenize.tokenize",
+)  # fmt: skip
+
+
+@click.command()
+@click.argument("corpus", nargs=-1, required=True)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="vocabulary file to write")  # fmt: skip
+@click.option("--min-count", type=int, default=1, show_default=True)
+@click.option("--max-size", type=int, default=None, help="at most N entries (specials included)")
+@_tokenizer
+def vocab(corpus, output, min_count, max_size, tokenizer):
+    """Count words of CORPUS files (globs allowed) into a bilm-tf vocabulary file:
+    <S>, </S>, <UNK>, then words by descending count."""
+    from elmokit.training.vocab import build_vocabulary
+
+    vocabulary, counts = build_vocabulary(corpus, min_count, max_size, tokenizer)
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    vocabulary.save(output)
+    total = sum(counts.values())
+    covered = sum(counts[w] for w in vocabulary.tokens[3:])
+    click.echo(f"{output}: {len(vocabulary):,} entries; {total:,} tokens, {len(counts):,} types; "
+               f"coverage {covered / total:.2%}")  # fmt: skip
+
+
+@click.command()
+@click.option("--corpus", multiple=True, required=True, help="training files (glob), repeatable")
+@click.option("--vocab", "vocab_file", required=True, type=click.Path())
+@click.option("--config", default="tiny", show_default=True,
+              help="tiny | cpu-small | small | medium | original | FILE.json")  # fmt: skip
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@click.option("--init-from", default=None, help="checkpoint or model dir to fine-tune")
+@click.option("--max-tokens", type=int, default=None)
+@click.option("--epochs", type=int, default=None)
+@click.option("--max-steps", type=int, default=None)
+@click.option("--max-minutes", type=float, default=None, help="stop (and save) after N minutes")
+@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--unroll", type=int, default=20, show_default=True)
+@click.option("--optimizer", type=click.Choice(["adagrad", "adam"]), default="adagrad",
+              show_default=True)  # fmt: skip
+@click.option("--lr", type=float, default=None, help="default 0.2 (adagrad) / 0.001 (adam)")
+@click.option("--clip", type=float, default=10.0, show_default=True)
+@click.option("--dropout", type=float, default=0.1, show_default=True)
+@click.option("--n-negative", type=int, default=4096, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--bf16", is_flag=True, help="bf16 autocast")
+@click.option("--threads", type=int, default=None, help="torch threads per process")
+@click.option("--checkpoint-minutes", type=float, default=10.0, show_default=True)
+@click.option("--log-every", type=int, default=10, show_default=True)
+@click.option("--resume", is_flag=True, help="continue from OUT/checkpoint.pt exactly")
+@click.option("--no-progress", is_flag=True)
+@_tokenizer
+def train(corpus, vocab_file, config, out, init_from, max_tokens, epochs, max_steps, max_minutes,
+          batch_size, unroll, optimizer, lr, clip, dropout, n_negative, seed, device, bf16,
+          threads, checkpoint_minutes, log_every, resume, no_progress, tokenizer):  # fmt: skip
+    """Train a biLM (forward + backward LM, sampled softmax, truncated BPTT) into OUT."""
+    from elmokit.training.train import TrainConfig
+    from elmokit.training.train import train as run
+
+    cfg = TrainConfig(
+        corpus=list(corpus), vocab=vocab_file, out=out, config=config, init_from=init_from,
+        max_tokens=max_tokens, epochs=epochs, max_steps=max_steps, max_minutes=max_minutes,
+        batch_size=batch_size, unroll=unroll, tokenizer=tokenizer, seed=seed,
+        optimizer=optimizer, lr=lr if lr is not None else (0.2 if optimizer == "adagrad" else 1e-3),
+        clip=clip, dropout=dropout, n_negative=n_negative, device=device, bf16=bf16,
+        threads=threads, checkpoint_minutes=checkpoint_minutes, log_every=log_every,
+        resume=resume, progress=not no_progress,
+    )  # fmt: skip
+    summary = run(cfg)
+    click.echo(json.dumps(summary))
+
+
+@click.command()
+@click.argument("model")
+@click.option("--corpus", multiple=True, required=True, help="files (glob), repeatable")
+@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--unroll", type=int, default=20, show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+@_tokenizer
+def perplexity(model, corpus, batch_size, unroll, device, tokenizer):
+    """Forward, backward and mean perplexity (full softmax) of MODEL (a checkpoint, a training
+    directory, or an exported model directory with vocab.txt + softmax.hdf5) on CORPUS."""
+    from elmokit.training.checkpoint import load_pretrained
+    from elmokit.training.evaluate import perplexity as run
+
+    lm, vocab, _ = load_pretrained(model)
+    if vocab is None:
+        from elmokit.errors import InputError
+
+        raise InputError(f"{model}: no vocab.txt; perplexity needs the model's vocabulary")
+    result = run(lm, vocab, list(corpus), batch_size, unroll, tokenizer, device)
+    click.echo(json.dumps({k: round(v, 3) if isinstance(v, float) else v
+                           for k, v in result.items()}))  # fmt: skip
+
+
+@click.command()
+@click.argument("checkpoint")
+@click.argument("out_dir", type=click.Path(file_okay=False))
+def export(checkpoint, out_dir):
+    """Write CHECKPOINT as OUT_DIR/options.json + weights.hdf5 (AllenNLP / bilm-tf layout),
+    vocab.txt, softmax.hdf5 and a model card README.md."""
+    from elmokit.training.checkpoint import export_model, load_checkpoint, model_from_checkpoint
+
+    ckpt = load_checkpoint(checkpoint)
+    lm, vocabulary = model_from_checkpoint(ckpt)
+    export_model(lm, vocabulary, out_dir, card={"training steps": ckpt["step"],
+                                                "training tokens": f"{ckpt['tokens']:,}"})  # fmt: skip
+    click.echo(f"{out_dir}: options.json, weights.hdf5, vocab.txt, softmax.hdf5, README.md")
