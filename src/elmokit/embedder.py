@@ -70,11 +70,25 @@ class Elmo:
         stateful: bool = False,
         device: str | torch.device | None = None,
         name: str | None = None,
+        mode: str = "exact",
+        cache_size: int = 20_000,
     ) -> None:
+        from elmokit.inference import MODES, InferenceEngine
+
+        if mode not in MODES:
+            raise InputError(f"mode {mode!r} is not one of {', '.join(MODES)}")
         self.device = torch.device(device or "cpu")
         self.bilm = bilm.to(self.device).eval()
         self.stateful = stateful
         self.name = name
+        # "exact" (fp32, = the parity path) and "fast" (bf16 LSTM GEMMs) run the CPU inference
+        # engine (word-type cache, packed recurrence); "reference" runs BiLM.forward as is.
+        self.mode = mode
+        self.engine = (
+            InferenceEngine(self.bilm, mode, cache_size)
+            if mode != "reference" and self.device.type == "cpu"
+            else None
+        )
         self._state: LstmState | None = None
         self._warm_state: LstmState | None = None
 
@@ -149,11 +163,14 @@ class Elmo:
     @torch.inference_mode()
     def _forward(self, batch: list[list[str]]):
         """Token lists -> BiLMOutput over ``<S> tokens </S>`` (boundaries still in)."""
-        ids, lengths = batch_to_ids(batch, self.config.char_cnn.max_characters_per_token)
-        char_ids = torch.from_numpy(ids).to(self.device)
-        lengths_t = torch.from_numpy(lengths).to(self.device)
         state = self._batch_state(len(batch)) if self.stateful else self._start_state(len(batch))
-        out = self.bilm(char_ids, lengths_t, state)
+        if self.engine is not None:
+            out = self.engine(batch, state)
+        else:
+            ids, lengths = batch_to_ids(batch, self.config.char_cnn.max_characters_per_token)
+            char_ids = torch.from_numpy(ids).to(self.device)
+            lengths_t = torch.from_numpy(lengths).to(self.device)
+            out = self.bilm(char_ids, lengths_t, state)
         if self.stateful:
             self._keep_state(out.state)
         return out
