@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -153,5 +154,40 @@ def test_stop_fails_waiting_requests_and_refuses_new_ones() -> None:
         for task in (first, waiting):
             with pytest.raises(NotRunningError):
                 await task
+
+    asyncio.run(main())
+
+
+def test_a_lone_request_does_not_wait_for_companions() -> None:
+    async def main() -> None:
+        model = Recorder()
+        batcher = MicroBatcher(model, max_wait_ms=2000)
+        await batcher.start()
+        started = time.perf_counter()
+        for i in range(3):
+            await batcher.submit([sentence(i)])
+        await batcher.stop()
+        assert time.perf_counter() - started < 1.0  # far below one 2 s wait
+
+    asyncio.run(main())
+
+
+def test_a_batch_waits_for_a_request_being_parsed() -> None:
+    async def main() -> None:
+        model = Recorder()
+        batcher = MicroBatcher(model, max_wait_ms=1000)
+        await batcher.start()
+
+        async def late() -> list[np.ndarray]:
+            with batcher.incoming():
+                await asyncio.sleep(0.05)  # reading / parsing the body
+            return await batcher.submit([sentence(2)])
+
+        second = asyncio.create_task(late())
+        await asyncio.sleep(0)  # `late` is now inside `incoming`
+        first = await batcher.submit([sentence(1)])
+        assert (await second)[0][0, 0, 0] == 2 and first[0][0, 0, 0] == 1
+        await batcher.stop()
+        assert [len(b) for b in model.batches] == [2]
 
     asyncio.run(main())

@@ -353,17 +353,19 @@ def create_app(settings: ServerSettings | None = None, *, elmo: Elmo | None = No
         openapi_extra=_request_body_spec(),
     )
     async def embed(request: Request) -> Response:
-        req = await _parse(request)
         batcher: MicroBatcher | None = request.app.state.batcher
         model: Elmo | None = request.app.state.elmo
         if batcher is None or model is None:
             raise ApiError(503, "unavailable", "the model is not ready",
                            headers={"Retry-After": str(settings.retry_after_s)})  # fmt: skip
-        if req.weights is not None and len(req.weights) != model.num_layers:
-            raise ApiError(422, "invalid_request",
-                           f"'weights' needs {model.num_layers} values (one per layer), "
-                           f"got {len(req.weights)}")  # fmt: skip
-        sentences = await _sentences(req)
+        with batcher.incoming():  # a forming batch may wait for this request
+            req = await _parse(request)
+            if req.weights is not None and len(req.weights) != model.num_layers:
+                raise ApiError(422, "invalid_request",
+                               f"'weights' needs {model.num_layers} values (one per layer), "
+                               f"got {len(req.weights)}")  # fmt: skip
+            sentences = await _sentences(req)
+        # No await between leaving `incoming` and the enqueue inside `submit`.
         try:
             layers = await batcher.submit(sentences, timeout=settings.request_timeout_s)
         except QueueFullError as exc:

@@ -2,7 +2,9 @@
 
 Requests are queued; one worker task takes the first waiting request, then keeps adding
 waiting requests until the batch holds ``max_batch_tokens`` tokens or ``max_batch_requests``
-requests, or ``max_wait_ms`` has passed. The forward pass runs in a one-thread executor (off
+requests, or ``max_wait_ms`` has passed. It waits only when companions are likely: the
+previous batch merged several requests, or a request is being read and parsed right now
+(:meth:`MicroBatcher.incoming`); so a lone client pays no wait. The forward pass runs in a one-thread executor (off
 the event loop, torch uses its own intra-op threads) and each request gets its own rows back.
 This is exact because :meth:`elmokit.Elmo.embed_batch` is stateless: a sentence's vectors do
 not depend on its batch companions. While a batch runs, new requests queue up and form the
@@ -17,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -75,6 +77,8 @@ class MicroBatcher:
         self._carry: _Job | None = None
         self._worker: asyncio.Task | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._incoming = 0
+        self._last_batch = 1
         if metrics is not None:
             metrics.bind_queue_depth(lambda: self.depth)
 
@@ -116,6 +120,17 @@ class MicroBatcher:
             self._executor = None
 
     # ------------------------------------------------------------------ requests
+    @contextlib.contextmanager
+    def incoming(self) -> Iterator[None]:
+        """Mark a request that will soon be submitted (while its body is read and parsed):
+        a forming batch waits up to ``max_wait_ms`` for such requests, and only for them.
+        Call :meth:`submit` right after leaving the block, with no ``await`` in between."""
+        self._incoming += 1
+        try:
+            yield
+        finally:
+            self._incoming -= 1
+
     async def submit(
         self, sentences: list[list[str]], timeout: float | None = None
     ) -> list[np.ndarray]:
@@ -148,6 +163,8 @@ class MicroBatcher:
             return self._queue.get_nowait()
         except asyncio.QueueEmpty:
             pass
+        if self._incoming == 0 and self._last_batch <= 1:  # no companion in sight: no wait
+            return None
         remaining = deadline - asyncio.get_running_loop().time()
         if remaining <= 0:
             return None
@@ -175,6 +192,7 @@ class MicroBatcher:
                 break
             batch.append(job)
             tokens += job.tokens
+        self._last_batch = len(batch)
         return batch
 
     async def _run(self) -> None:
