@@ -130,3 +130,12 @@ def test_classify_cli(tmp_path):
     res = CliRunner().invoke(main, args[:3] + ["--text-col", "text"])
     assert res.exit_code == 1
     assert "train.csv: no column 'text'" in res.output and "columns: review, score" in res.output
+
+
+def test_sentence_vector_cache(tiny_elmo):
+    pooling.clear_cache()
+    for layer in ("average", 2, "concat", [0.1, 0.2, 0.7]):
+        plain = tiny_elmo.sentence_vectors(TEXTS + [""], layer=layer)
+        cached = pooling.sentence_vectors(tiny_elmo, TEXTS + [""], layer=layer, cache=True)
+        np.testing.assert_allclose(cached, plain, rtol=1e-5, atol=1e-6)
+    assert len(pooling._MEANS) == 11

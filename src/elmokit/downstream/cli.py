@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -147,3 +148,35 @@ def plot(input_path, kind, out, text_col, label_col, method, layer, max_points, 
         files = plot_words(elmo, sents, out, parse_layer(layer), method, max_points, **extra)
     for f in files:
         click.echo(f"wrote {f} ({f.stat().st_size:,} bytes)")
+
+
+@click.command()
+@click.option("--model", default=None, help="ELMo model name or directory (default: bundled).")
+@click.option("--data-dir", default="data/eval", show_default=True, type=click.Path(),
+              help="Output of scripts/fetch_eval_data.py.")
+@click.option("--glove", default=None, type=click.Path(), help="GloVe (default: found).")
+@click.option("--word2vec", default=None, type=click.Path(),
+              help="word2vec vectors as text ('word v1 v2 ...').")
+@click.option("--tasks", default="pos,classify,senses", show_default=True,
+              help="Comma-separated: pos, classify, senses.")
+@click.option("--pos-train", type=int, default=1000, show_default=True,
+              help="Brown training sentences for the probe.")
+@click.option("--pos-test", type=int, default=400, show_default=True)
+@click.option("--cls-train", type=int, default=1000, show_default=True,
+              help="Training texts per classification set.")
+@click.option("--cls-test", type=int, default=500, show_default=True)
+@click.option("--max-tokens", type=int, default=64, show_default=True)
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None,
+              help="Also write the report as JSON here.")
+def evaluate(model, data_dir, glove, word2vec, tasks, pos_train, pos_test, cls_train, cls_test,
+             max_tokens, json_out):
+    """Compare the model's layers and scalar mix with GloVe on POS tagging (Brown),
+    sentence classification (fine-food reviews, spam) and word senses."""
+    from elmokit.downstream.evaluate import evaluate as run
+    from elmokit.downstream.evaluate import format_report
+
+    report = run(model, data_dir, glove, word2vec, pos_train, pos_test, cls_train, cls_test,
+                 max_tokens, [t.strip() for t in tasks.split(",") if t.strip()], log=_echo_err)
+    if json_out:
+        Path(json_out).write_text(json.dumps(report, indent=1))
+    click.echo(format_report(report))

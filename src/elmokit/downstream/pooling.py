@@ -80,7 +80,8 @@ def combine_layers(layers: np.ndarray, layer: LayerSpec = "average") -> np.ndarr
     """One sentence's float32 (L, n, D) -> token vectors (n, D) (or (n, L*D) for "concat")."""
     weights = layer_weights(layer, layers.shape[0])
     if weights is None:
-        return np.ascontiguousarray(layers.transpose(1, 0, 2).reshape(layers.shape[1], -1))
+        n_layers, n, dim = layers.shape
+        return np.ascontiguousarray(layers.transpose(1, 0, 2).reshape(n, n_layers * dim))
     return np.tensordot(weights, layers, axes=(0, 0)).astype(np.float32, copy=False)
 
 
@@ -107,6 +108,16 @@ def truncate(sentence: Sentence, max_tokens: int | None) -> list[str]:
     return tokens if max_tokens is None else tokens[:max_tokens]
 
 
+#: (id(model), tokens) -> float32 (L, D) per-layer token means; see ``cache=`` below.
+_MEANS: dict[tuple[int, tuple[str, ...]], np.ndarray] = {}
+CACHE_SIZE = 20_000
+
+
+def clear_cache() -> None:
+    """Forget the cached per-layer means of :func:`sentence_vectors` (``cache=True``)."""
+    _MEANS.clear()
+
+
 def sentence_vectors(
     elmo: Elmo,
     sentences: Iterable[Sentence],
@@ -115,6 +126,7 @@ def sentence_vectors(
     batch_size: int = 32,
     max_tokens: int | None = 128,
     progress: bool = False,
+    cache: bool = False,
 ) -> np.ndarray:
     """Sentences (raw strings or token lists) -> float32 (N, D) (``"concat"``: (N, L*D)).
 
@@ -122,11 +134,33 @@ def sentence_vectors(
     (``pooling``: mean | max | first | last). Sentences longer than ``max_tokens`` tokens are
     cut (ELMo's cost grows with length; reviews and e-mails can be thousands of tokens).
     Sentences are sorted by length before batching (less padding), output is in input order.
+
+    ``cache=True`` (mean pooling only) keeps each sentence's per-layer token means (L, D) in
+    memory (up to ``CACHE_SIZE`` sentences), so trying other ``layer`` choices on the same
+    texts (cross-validation, layer comparisons) does not run the biLM again.
     """
     batch = [truncate(s, max_tokens) for s in sentences]
     width = elmo.dim * (elmo.num_layers if layer == "concat" else 1)
-    layer_weights(layer, elmo.num_layers)  # validate before the expensive part
+    weights = layer_weights(layer, elmo.num_layers)  # validate before the expensive part
     out = np.zeros((len(batch), width), dtype=np.float32)
+    if cache and pooling == "mean" and len(batch) <= CACHE_SIZE // 2:
+        keys = [(id(elmo), tuple(tokens)) for tokens in batch]
+        for key in keys:  # mark as recently used, so evictions below spare them
+            if key in _MEANS:
+                _MEANS[key] = _MEANS.pop(key)
+        todo = sorted({k for k in keys if k not in _MEANS}, key=lambda k: len(k[1]))
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start : start + batch_size]
+            for key, layers in zip(chunk, elmo.embed_batch([list(k[1]) for k in chunk]),
+                                   strict=True):
+                while len(_MEANS) >= CACHE_SIZE:  # oldest first; this call's keys are newer
+                    _MEANS.pop(next(iter(_MEANS)))
+                _MEANS[key] = (layers.mean(axis=1) if layers.shape[1] else
+                               np.zeros(layers.shape[::2], dtype=np.float32))
+        for i, key in enumerate(keys):
+            means = _MEANS[key]
+            out[i] = means.reshape(-1) if weights is None else weights @ means
+        return out
     order = sorted(range(len(batch)), key=lambda i: len(batch[i]))
     chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     if progress:

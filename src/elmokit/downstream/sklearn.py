@@ -53,7 +53,8 @@ class ElmoVectorizer(TransformerMixin, BaseEstimator):
 
     Parameters: ``model`` (name, directory, ``Elmo`` or None = default bundled model),
     ``layer`` (index | "average" | "top" | "concat" | list of L mix weights), ``pooling``
-    (mean | max | first | last), ``max_tokens`` (cut longer texts), ``batch_size``.
+    (mean | max | first | last), ``max_tokens`` (cut longer texts), ``batch_size``,
+    ``cache`` (keep per-layer means of texts seen, so other layers / folds are free).
     Stateless: ``fit`` only records ``n_features_out_``.
     """
 
@@ -64,8 +65,10 @@ class ElmoVectorizer(TransformerMixin, BaseEstimator):
         pooling: str = "mean",
         max_tokens: int | None = 128,
         batch_size: int = 32,
+        cache: bool = True,
     ) -> None:
         self.model = model
+        self.cache = cache
         self.layer = layer
         self.pooling = pooling
         self.max_tokens = max_tokens
@@ -82,7 +85,8 @@ class ElmoVectorizer(TransformerMixin, BaseEstimator):
     def transform(self, X: Any) -> np.ndarray:
         """Texts (N,) -> float32 (N, D)."""
         return sentence_vectors(
-            self._elmo(), _texts(X), self.layer, self.pooling, self.batch_size, self.max_tokens
+            self._elmo(), _texts(X), self.layer, self.pooling, self.batch_size, self.max_tokens,
+            cache=self.cache,
         )
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:

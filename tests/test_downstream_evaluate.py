@@ -1,0 +1,55 @@
+"""``elmokit evaluate`` on a tiny synthetic data folder with the tiny random model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from elmokit.cli import main
+from tests.conftest import TINY_DIR
+
+pytest.importorskip("sklearn")
+
+
+def _data_dir(tmp_path):
+    d = tmp_path / "eval"
+    (d / "brown").mkdir(parents=True)
+    sents = [(["The", "cat", "sat", "."], ["at", "nn", "vbd", "."]),
+             (["A", "dog", "ran", "home"], ["at", "nn", "vbd", "nr"]),
+             (["John", "saw", "the", "bird"], ["np", "vbd", "at", "nn"])]
+    for split in ("train", "test"):
+        (d / "brown" / f"{split}.jsonl").write_text(
+            "\n".join(json.dumps({"tokens": t, "tags": g}) for t, g in sents * 3) + "\n")
+    (d / "finefoods").mkdir()
+    rows = "\n".join(f"review {i} {'great tasty' if i % 2 else 'bad stale'},{'great' if i % 2 else 'other'}"
+                     for i in range(12))
+    for split in ("train", "test"):
+        (d / "finefoods" / f"{split}.csv").write_text("text,label\n" + rows + "\n")
+    glove = tmp_path / "glove.txt"
+    glove.write_text("the 1 0\ncat 0 1\ngreat 1 1\nbad -1 0\ncell 0.5 0.5\nbank 1 2\n")
+    return d, glove
+
+
+def test_evaluate_cli(tmp_path):
+    data, glove = _data_dir(tmp_path)
+    out = tmp_path / "r.json"
+    res = CliRunner().invoke(main, ["evaluate", "--model", str(TINY_DIR), "--data-dir", str(data),
+                                    "--glove", str(glove), "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "Brown POS probe" in res.output and "Word senses" in res.output
+    report = json.loads(out.read_text())
+    assert [r["features"] for r in report["pos"]][-1] == "glove (2d)"
+    assert len(report["pos"]) == 6 and all(0 <= r["accuracy"] <= 1 for r in report["pos"])
+    assert report["finefoods"][0]["features"] == "majority" and "spam" not in report
+    senses = {r["features"]: r for r in report["senses"]}
+    assert senses["glove (2d)"]["all"] == 0.0  # one vector per word type: no sense distinction
+    assert 0 <= senses["elmo layer 1"]["all"] <= 1 and set(senses["elmo layer 1"]) >= {
+        "cell", "mouse", "bank", "bucket"}
+
+
+def test_evaluate_missing_data(tmp_path):
+    res = CliRunner().invoke(main, ["evaluate", "--model", str(TINY_DIR), "--data-dir",
+                                    str(tmp_path), "--tasks", "pos"])
+    assert res.exit_code == 1 and "no train.jsonl" in res.output
