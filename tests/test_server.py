@@ -336,3 +336,10 @@ def test_model_failure_is_clean_500() -> None:
     ) as c:
         assert_error(embed(c, {"texts": ["boom"]}), 500, "internal_error")
         assert embed(c, {"texts": ["fine"]}).status_code == 200  # the worker survived
+
+
+def test_lifespan_loads_the_named_model() -> None:
+    with TestClient(create_app(ServerSettings(model="allennlp-tiny"))) as c:
+        ready = c.get("/readyz").json()
+        assert ready["model"] == "allennlp-tiny" and ready["dim"] == D
+        assert embed(c, {"texts": ["It works ."]}).status_code == 200

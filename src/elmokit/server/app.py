@@ -251,7 +251,11 @@ def create_app(settings: ServerSettings | None = None, *, elmo: Elmo | None = No
             import torch
 
             torch.set_num_threads(settings.torch_threads)
-        model = elmo if elmo is not None else await asyncio.to_thread(Elmo.load, settings.model)
+        if elmo is not None:
+            model = elmo
+        else:
+            options = {"mode": settings.mode} if settings.mode else {}
+            model = await asyncio.to_thread(Elmo.load, settings.model, **options)
         await asyncio.to_thread(model.embed_batch, [["warm", "up", "."]])
         batcher = MicroBatcher(
             model.embed_batch,

@@ -11,6 +11,12 @@ from elmokit.server.settings import SETTINGS_ENV, ServerSettings
 
 @click.command()
 @click.option("--model", default=None, help="Model name or directory (default: bundled model).")
+@click.option(
+    "--mode",
+    type=click.Choice(["exact", "fast", "reference"]),
+    default=None,
+    help="Inference mode of elmokit.Elmo (fast: bf16 LSTM; default: exact).",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
@@ -70,6 +76,7 @@ from elmokit.server.settings import SETTINGS_ENV, ServerSettings
 @click.option("--access-log/--no-access-log", default=False, show_default=True)
 def serve(
     model: str | None,
+    mode: str | None,
     host: str,
     port: int,
     workers: int,
@@ -89,6 +96,7 @@ def serve(
         limits["max_batch_requests"] = 1
     settings = ServerSettings(
         model=model,
+        mode=mode,
         api_key_file=os.path.abspath(api_key_file) if api_key_file else None,
         torch_threads=torch_threads,
         **limits,  # type: ignore[arg-type]

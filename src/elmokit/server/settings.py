@@ -18,12 +18,14 @@ SETTINGS_ENV = "ELMOKIT_SERVE_SETTINGS"
 class ServerSettings:
     """Everything the service needs besides the model weights.
 
-    Limits answer 413 (body) or 422 (texts / tokens); a full queue answers 503 with
-    ``Retry-After``; a request that is not answered within ``request_timeout_s`` answers 504.
-    ``max_batch_requests=1`` turns micro-batching off (one request per forward pass).
+        Limits answer 413 (body) or 422 (texts / tokens); a full queue answers 503 with
+        ``Retry-After``; a request that is not answered within ``request_timeout_s`` answers 504.
+        ``max_batch_requests=1`` turns micro-batching off (one request per forward pass). ``mode``
+    is passed to :class:`elmokit.Elmo` ("exact", "fast", "reference"; None: its default).
     """
 
     model: str | None = None
+    mode: str | None = None
     max_texts: int = 64
     max_tokens_per_text: int = 512
     max_tokens_per_request: int = 4096
