@@ -227,6 +227,17 @@ def test_limits(client: TestClient) -> None:
     assert_error(embed(client, {"tokens": [["a"] * 10] * 3}), 422, "too_many_tokens")
 
 
+def test_json_answer_size_limit(tiny_elmo: Elmo) -> None:
+    settings = ServerSettings(max_json_floats=3 * 4 * D)  # "all" for 4 tokens fits exactly
+    with TestClient(create_app(settings, elmo=tiny_elmo)) as c:
+        four, five = {"tokens": [["a"] * 4], "output": "all"}, {"tokens": [["a"] * 5]}
+        assert embed(c, four).status_code == 200
+        assert embed(c, {**five, "output": "top"}).status_code == 200
+        assert_error(embed(c, {**five, "output": "all"}), 422, "response_too_large")
+        npy = embed(c, {**five, "output": "all"}, headers={"Accept": NPY_MEDIA_TYPE})
+        assert npy.status_code == 200
+
+
 def test_body_too_large_is_413(client: TestClient) -> None:
     big = json.dumps({"texts": ["word " * 500]}).encode()
     assert_error(post_raw(client, big), 413, "payload_too_large")

@@ -369,6 +369,9 @@ def create_app(settings: ServerSettings | None = None, *, elmo: Elmo | None = No
                                f"'weights' needs {model.num_layers} values (one per layer), "
                                f"got {len(req.weights)}")  # fmt: skip
             sentences = await _sentences(req)
+            npy = wants_npy(request)
+            if not npy:
+                _check_json_size(req.output, sentences, model)
         # No await between leaving `incoming` and the enqueue inside `submit`.
         try:
             layers = await batcher.submit(sentences, timeout=settings.request_timeout_s)
@@ -387,7 +390,7 @@ def create_app(settings: ServerSettings | None = None, *, elmo: Elmo | None = No
             raise ApiError(504, "timeout", str(exc)) from None  # fmt: skip
         arrays = [format_one(a, req.output, req.weights) for a in layers]
         num_tokens = sum(len(s) for s in sentences)
-        if wants_npy(request):
+        if npy:
             headers = {"X-Elmo-Lengths": ",".join(str(len(s)) for s in sentences),
                        "X-Elmo-Model": str(model.name), "X-Elmo-Output": req.output}  # fmt: skip
             return npy_response(arrays, req.output, headers)
@@ -429,6 +432,16 @@ def create_app(settings: ServerSettings | None = None, *, elmo: Elmo | None = No
         except ValidationError as exc:
             raise ApiError(422, "invalid_request", "request validation failed",
                            _clean_errors(exc.errors())) from None  # fmt: skip
+
+    def _check_json_size(output: str, sentences: list[list[str]], model: Elmo) -> None:
+        tokens = sum(len(s) for s in sentences)
+        floats = model.dim * (len(sentences) if output == "sentence" else tokens)
+        floats *= model.num_layers if output == "all" else 1
+        if floats > settings.max_json_floats:
+            raise ApiError(422, "response_too_large",
+                           f"the JSON answer would hold {floats} numbers (at most "
+                           f"{settings.max_json_floats}); ask for 'Accept: {NPY_MEDIA_TYPE}', "
+                           "a smaller output, or fewer tokens")  # fmt: skip
 
     async def _sentences(req: EmbedRequest) -> list[list[str]]:
         items: list[str] | list[list[str]] = req.texts if req.texts is not None else req.tokens

@@ -30,6 +30,7 @@ class ServerSettings:
     max_tokens_per_text: int = 512
     max_tokens_per_request: int = 4096
     max_body_bytes: int = 1 << 20
+    max_json_floats: int = 2_000_000
     request_timeout_s: float = 30.0
     max_batch_tokens: int = 4096
     max_batch_requests: int = 64
@@ -43,6 +44,7 @@ class ServerSettings:
     def __post_init__(self) -> None:
         positive = (
             "max_texts", "max_tokens_per_text", "max_tokens_per_request", "max_body_bytes",
+            "max_json_floats",
             "max_batch_tokens", "max_batch_requests", "max_queue", "retry_after_s",
         )  # fmt: skip
         for name in positive:
