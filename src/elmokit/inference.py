@@ -20,6 +20,7 @@ Same model, same numbers as ``BiLM.forward`` (the parity path), less work:
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -185,11 +186,14 @@ class InferenceEngine:
     """Token lists -> :class:`~elmokit.modules.bilm.BiLMOutput`, like
     ``bilm(*batch_to_ids(batch), state)`` but faster (see the module docstring)."""
 
-    def __init__(self, bilm: BiLM, mode: str = "exact", cache_size: int = 20_000) -> None:
+    def __init__(
+        self, bilm: BiLM, mode: str = "exact", cache_size: int = 20_000, parallel: bool = True
+    ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode {mode!r} is not one of {', '.join(MODES)}")
         self.bilm = bilm
         self.mode = mode
+        self.parallel = parallel
         self.cache = WordCache(cache_size)
         self._cells: list[tuple[_Cell, _Cell]] | None = None
         self._versions: tuple[int, ...] | None = None
@@ -270,16 +274,43 @@ class InferenceEngine:
         layers = tokens.new_zeros(config.lstm.n_layers + 1, B * T, 2 * P)
         layers[0, :, :P] = tokens
         layers[0, :, P:] = tokens
+        skip = config.lstm.use_skip_connections
+
+        def run_stack(direction: int, x: torch.Tensor, index: torch.Tensor, threads: int) -> None:
+            # The forward and backward stacks never meet: each can run on its own thread.
+            try:
+                if threads:
+                    torch.set_num_threads(threads)
+                columns = slice(0, P) if direction == 0 else slice(P, 2 * P)
+                with torch.inference_mode():  # thread-local: set again on the worker
+                    for k, cells in enumerate(self._cells):
+                        y = cells[direction].run(x, batch_sizes, h0[k, direction], c0[k, direction])
+                        if k > 0 and skip:
+                            y.add_(x)
+                        layers[k + 1, :, columns].index_copy_(0, index, y)
+                        x = y
+            except BaseException as exc:  # re-raised on the calling thread
+                errors.append(exc)
+
+        errors: list[BaseException] = []
         x_fwd, x_bwd = tokens[fwd_index], tokens[bwd_index]
-        for k, (fwd_cell, bwd_cell) in enumerate(self._cells):
-            y_fwd = fwd_cell.run(x_fwd, batch_sizes, h0[k, 0], c0[k, 0])
-            y_bwd = bwd_cell.run(x_bwd, batch_sizes, h0[k, 1], c0[k, 1])
-            if k > 0 and config.lstm.use_skip_connections:
-                y_fwd.add_(x_fwd)
-                y_bwd.add_(x_bwd)
-            layers[k + 1, :, :P].index_copy_(0, fwd_index, y_fwd)
-            layers[k + 1, :, P:].index_copy_(0, bwd_index, y_bwd)
-            x_fwd, x_bwd = y_fwd, y_bwd
+        threads = torch.get_num_threads()
+        if self.parallel and threads >= 2:
+            # one stack per thread, each with half the intra-op threads (fewer OpenMP barriers
+            # per small per-step op; robust when the machine is shared)
+            worker = threading.Thread(target=run_stack, args=(1, x_bwd, bwd_index, threads // 2))
+            worker.start()
+            try:
+                torch.set_num_threads(threads - threads // 2)
+                run_stack(0, x_fwd, fwd_index, 0)
+            finally:
+                worker.join()
+                torch.set_num_threads(threads)
+        else:
+            run_stack(0, x_fwd, fwd_index, 0)
+            run_stack(1, x_bwd, bwd_index, 0)
+        if errors:
+            raise errors[0]
 
         restore = torch.from_numpy(np.argsort(order))
         mask = torch.from_numpy(steps[None, :] < lengths[:, None])

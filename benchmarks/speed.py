@@ -1,0 +1,239 @@
+"""Inference speed of elmokit's modes (and of AllenNLP / simple_elmo when installed), one table.
+
+    python benchmarks/speed.py                          # small + original, modes exact and fast
+    python benchmarks/speed.py --sizes original --peers-python .venv-peers/bin/python
+
+For each size a random model is generated (seed 0; fan-in-scaled uniform weights, so the LSTM is
+not chaotic and "within 1e-5 of the parity path" is a meaningful check) and written as
+options.json + weights.hdf5, so every implementation runs the same weights on the same sentences
+(``benchmarks/data/sotu_sentences.txt``: real English, State of the Union addresses). Each
+implementation runs in its own process (so peak RSS is its own), one after the other, and the
+machine's fp32 / bf16 GEMM rate is measured right before each run: "% ceiling" divides the
+tokens/s by the fp32 arithmetic ceiling (multiply-adds per token at that GEMM rate), so a busy
+machine shows up as a low GEMM rate rather than as a silently slow implementation.
+Tokens are words (sentence boundaries not counted), as the peers count them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_SENTENCES = HERE / "data" / "sotu_sentences.txt"
+MODES = ("reference", "exact", "fast")
+
+
+# ---------------------------------------------------------------------------- helpers
+def well_conditioned_random(config, seed: int = 0):
+    """``Elmo.random`` with every weight matrix drawn uniform(+-sqrt(3 / fan_in)) (unit-variance
+    pre-activations, like a trained model) instead of +-0.1, which makes a 4096-cell LSTM chaotic
+    (1e-7 input differences grow to 1e-2, even between two batchings of the parity path)."""
+    import torch
+
+    from elmokit import Elmo
+
+    elmo = Elmo.random(config, seed=seed, mode="reference")
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in elmo.bilm.named_parameters():
+            if param.dim() == 2 and "char_embedding" not in name:
+                bound = math.sqrt(3.0 / param.size(1))
+                param.copy_(torch.rand(param.shape, generator=generator) * 2 * bound - bound)
+    return elmo
+
+
+def macs_per_token(config) -> tuple[float, float]:
+    """(char-CNN side, LSTM side) multiply-adds per token."""
+    cnn = config.char_cnn
+    chars = cnn.max_characters_per_token
+    conv = sum((chars - width + 1) * width * cnn.embedding_dim * num for width, num in cnn.filters)
+    f = cnn.n_filters
+    char_side = conv + cnn.n_highway * f * 2 * f + f * config.lstm.projection_dim
+    lstm = config.lstm
+    per_cell = lambda inp: inp * 4 * lstm.dim + lstm.projection_dim * 4 * lstm.dim + lstm.dim * lstm.projection_dim  # noqa: E731
+    lstm_side = 2 * sum(
+        per_cell(lstm.projection_dim) for _ in range(lstm.n_layers)
+    )
+    return float(char_side), float(lstm_side)
+
+
+def gemm_rate(threads: int, dtype: str = "float32", seconds: float = 0.6) -> float:
+    """GFLOP/s of a 1024 x 2048 x 4096 matmul (the size of the big ELMo GEMMs)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    dt = getattr(torch, dtype)
+    a = torch.randn(1024, 2048).to(dt)
+    b = torch.randn(2048, 4096).to(dt)
+    for _ in range(2):
+        a @ b
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        n += 1
+    return 2 * 1024 * 2048 * 4096 * n / (time.perf_counter() - start) / 1e9
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ---------------------------------------------------------------------------- worker
+def worker(args) -> None:
+    """One elmokit mode in this process; prints one JSON line."""
+    import numpy as np
+    import torch
+
+    from elmokit import Elmo
+
+    torch.set_num_threads(args.threads)
+    sentences = [line.split() for line in open(args.sentence_file, encoding="utf-8")]
+    elmo = Elmo.from_hdf5(args.model_dir / "options.json", args.model_dir / "weights.hdf5",
+                          mode=args.worker)
+    result: dict = {}
+    if args.worker != "reference" and args.check:
+        # agreement with the parity path (BiLM.forward) on the first sentences
+        check = sentences[: args.check]
+        reference = Elmo(elmo.bilm, mode="reference").embed_batch(check)
+        ours = elmo.embed_batch(check)
+        diffs, cosines = [], []
+        for a, b in zip(ours, reference, strict=True):
+            diffs.append(float(np.abs(a - b).max()))
+            dot = (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
+            cosines.append(dot.mean(-1))  # (layers,)
+        result["max_abs_diff"] = max(diffs)
+        result["min_layer_cosine"] = float(np.mean(cosines, axis=0).min())
+        elmo.engine.cache.clear()
+    tokens = 0
+    start = time.perf_counter()
+    cpu_start = time.process_time()
+    for i in range(0, len(sentences), args.batch_size):
+        batch = sentences[i : i + args.batch_size]
+        elmo.embed_batch(batch)
+        tokens += sum(len(s) for s in batch)
+    result.update(tokens=tokens, seconds=time.perf_counter() - start,
+                  cpu_seconds=time.process_time() - cpu_start, peak_rss_mb=peak_rss_mb())
+    if elmo.engine is not None:
+        result["cache_hit_rate"] = elmo.engine.cache.hit_rate
+    print(json.dumps(result))
+
+
+def run_json(command: list[str], timeout: float) -> dict:
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        return {"error": " | ".join(tail)}
+    return json.loads(lines[-1])
+
+
+# ---------------------------------------------------------------------------- main
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="small,original")
+    parser.add_argument("--modes", default="exact,fast", help=f"of {', '.join(MODES)}")
+    parser.add_argument("--sentences", type=int, default=256, help="sentences per run")
+    parser.add_argument("--sentence-file", type=Path, default=DEFAULT_SENTENCES)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--check", type=int, default=16,
+                        help="sentences compared with the parity path (0: skip)")
+    parser.add_argument("--peers-python", default=os.environ.get("ELMOKIT_PEERS_PYTHON"),
+                        help="python of a venv with allennlp (and/or simple_elmo) installed")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--worker", choices=MODES, help=argparse.SUPPRESS)
+    parser.add_argument("--model-dir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        return worker(args)
+
+    import torch
+
+    from elmokit.config import ORIGINAL_OPTIONS, SMALL_OPTIONS, ElmoConfig
+
+    options = {"small": SMALL_OPTIONS, "original": ORIGINAL_OPTIONS}
+    modes = [m for m in args.modes.split(",") if m]
+    lines = args.sentence_file.read_text(encoding="utf-8").splitlines()[: args.sentences]
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"torch {torch.__version__}, {args.threads} threads; load average "
+          f"{os.getloadavg()[0]:.1f} at start")
+    print(f"{len(lines)} sentences, {sum(len(x.split()) for x in lines)} tokens, "
+          f"batch {args.batch_size}")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="elmokit-speed-") as tmp:
+        sentence_file = Path(tmp) / "sentences.txt"
+        sentence_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        for size in args.sizes.split(","):
+            config = ElmoConfig.from_options(options[size])
+            model_dir = Path(tmp) / size
+            well_conditioned_random(config).save(model_dir)
+            char_macs, lstm_macs = macs_per_token(config)
+            variants = [(f"elmokit {m}", m) for m in modes]
+            if args.peers_python:
+                variants.append(("allennlp 2.10.1", "allennlp"))
+            for name, what in variants:
+                fp32 = gemm_rate(args.threads)
+                bf16 = gemm_rate(args.threads, "bfloat16")
+                load = os.getloadavg()[0]
+                if what == "allennlp":
+                    res = run_json([args.peers_python, str(HERE / "peers" / "allennlp_run.py"),
+                                    str(model_dir / "options.json"),
+                                    str(model_dir / "weights.hdf5"), str(sentence_file),
+                                    str(args.batch_size), str(args.threads)], timeout=3600)
+                else:
+                    res = run_json([sys.executable, __file__, "--worker", what, "--model-dir",
+                                    str(model_dir), "--sentence-file", str(sentence_file),
+                                    "--batch-size", str(args.batch_size), "--threads",
+                                    str(args.threads), "--check", str(args.check)], timeout=3600)
+                res.update(size=size, impl=name, gemm_fp32=fp32, gemm_bf16=bf16, load=load)
+                if "tokens" in res:
+                    res["tokens_per_s"] = res["tokens"] / res["seconds"]
+                    ceiling = fp32 * 1e9 / (2 * (char_macs + lstm_macs))
+                    res["ceiling_fp32"] = ceiling
+                    res["ceiling_fp32_cached"] = fp32 * 1e9 / (2 * lstm_macs)
+                    res["pct_ceiling"] = 100 * res["tokens_per_s"] / ceiling
+                rows.append(res)
+                print(json.dumps(res), file=sys.stderr, flush=True)
+    print_table(rows)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+
+
+def print_table(rows: list[dict]) -> None:
+    header = (f"{'size':<9}{'implementation':<18}{'tokens/s':>9}{'% fp32 ceil':>12}"
+              f"{'vs peer':>8}{'peak RSS MB':>12}{'cache hit':>10}{'max |diff|':>11}"
+              f"{'min cos':>9}{'GEMM fp32/bf16':>16}{'load':>6}")
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        if "error" in row:
+            print(f"{row['size']:<9}{row['impl']:<18} failed: {row['error']}")
+            continue
+        peers = [r["tokens_per_s"] for r in rows
+                 if r["size"] == row["size"] and "tokens_per_s" in r
+                 and not r["impl"].startswith("elmokit")]
+        ratio = f"{row['tokens_per_s'] / max(peers):.2f}x" if peers else "-"
+        hit = f"{row['cache_hit_rate']:.0%}" if "cache_hit_rate" in row else "-"
+        diff = f"{row['max_abs_diff']:.1e}" if "max_abs_diff" in row else "-"
+        cos = f"{row['min_layer_cosine']:.5f}" if "min_layer_cosine" in row else "-"
+        gemm = f"{row['gemm_fp32']:.0f}/{row['gemm_bf16']:.0f}"
+        print(f"{row['size']:<9}{row['impl']:<18}{row['tokens_per_s']:>9.0f}"
+              f"{row['pct_ceiling']:>11.0f}%{ratio:>8}{row['peak_rss_mb']:>12.0f}{hit:>10}"
+              f"{diff:>11}{cos:>9}{gemm:>16}{row['load']:>6.1f}")
+    if rows and "ceiling_fp32" in rows[-1]:
+        print("% fp32 ceiling: tokens/s over (fp32 GEMM GFLOP/s measured just before the run) / "
+              "(2 x multiply-adds per token, char CNN + LSTM).")
+
+
+if __name__ == "__main__":
+    main()
