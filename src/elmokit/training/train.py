@@ -141,6 +141,7 @@ def train(cfg: TrainConfig) -> dict:
         for key in _FROZEN:
             setattr(cfg, key, saved[key])
     rank, world = _distributed(cfg.device)
+    threads_before = torch.get_num_threads()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = torch.device(cfg.device)
@@ -298,6 +299,7 @@ def train(cfg: TrainConfig) -> dict:
                 save_checkpoint()
                 last_ckpt = time.time()
     finally:
+        torch.set_num_threads(threads_before)
         for s, handler in previous.items():
             with contextlib.suppress(ValueError, TypeError):
                 signal.signal(s, handler)

@@ -1,0 +1,324 @@
+"""Training: vocabulary, data stream, LSTM numerics, learning, resume, export, fine-tune, errors."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from elmokit import Elmo
+from elmokit.characters import batch_to_ids
+from elmokit.cli import main
+from elmokit.errors import ConfigError, InputError
+from elmokit.modules.bilm import LstmState
+from elmokit.training.checkpoint import (
+    export_model,
+    load_checkpoint,
+    load_pretrained,
+    model_from_checkpoint,
+)
+from elmokit.training.data import Batch, BatchStream
+from elmokit.training.evaluate import perplexity
+from elmokit.training.model import LanguageModel, ProjectedLstm, resolve_config
+from elmokit.training.train import TrainConfig, train
+from elmokit.training.vocab import Vocabulary, build_vocabulary
+
+from .conftest import TINY_DIR
+
+WORDS = [f"w{i:02d}" for i in range(40)]
+
+
+def cyclic_corpus(path: Path, n: int = 300) -> Path:
+    """Sentences are 6 consecutive words of a fixed 40-word cycle: each word predicts the next."""
+    lines = []
+    for i in range(n):
+        start = (i * 7) % len(WORDS)
+        lines.append(" ".join(WORDS[(start + k) % len(WORDS)] for k in range(6)))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    return cyclic_corpus(tmp_path / "train.txt")
+
+
+@pytest.fixture
+def vocab_file(tmp_path, corpus) -> Path:
+    vocab, _ = build_vocabulary([str(corpus)])
+    vocab.save(tmp_path / "vocab.txt")
+    return tmp_path / "vocab.txt"
+
+
+def small_run(tmp_path, corpus, vocab_file, out="run", **kwargs) -> TrainConfig:
+    settings = dict(corpus=[str(corpus)], vocab=str(vocab_file), out=str(tmp_path / out),
+                    config="tiny", batch_size=8, unroll=6, n_negative=16, progress=False,
+                    log_every=1, threads=1)  # fmt: skip
+    settings.update(kwargs)
+    return TrainConfig(**settings)
+
+
+# ---------------------------------------------------------------------- vocabulary
+def test_vocab_cli_counts_and_orders(tmp_path):
+    text = tmp_path / "a.txt"
+    text.write_text("b a b\n\nc b a\n")
+    out = tmp_path / "vocab.txt"
+    result = CliRunner().invoke(main, ["vocab", str(text), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_text().split("\n")[:6] == ["<S>", "</S>", "<UNK>", "b", "a", "c"]
+    CliRunner().invoke(main, ["vocab", str(text), "-o", str(out), "--min-count", "2"])
+    assert out.read_text().split() == ["<S>", "</S>", "<UNK>", "b", "a"]
+    CliRunner().invoke(main, ["vocab", str(text), "-o", str(out), "--max-size", "4"])
+    assert out.read_text().split() == ["<S>", "</S>", "<UNK>", "b"]
+
+
+def test_vocab_raw_text_tokenizer(tmp_path):
+    text = tmp_path / "raw.txt"
+    text.write_text("Don't panic, it's fine.\n")
+    vocab, _ = build_vocabulary([str(text)], tokenizer="elmokit")
+    assert "n't" in vocab.index and "," in vocab.index and "panic," not in vocab.index
+
+
+def test_vocabulary_without_specials_is_an_error(tmp_path):
+    bad = tmp_path / "vocab.txt"
+    bad.write_text("the\ncat\n")
+    with pytest.raises(InputError, match="<S>, </S>, <UNK>"):
+        Vocabulary.load(bad)
+
+
+# ---------------------------------------------------------------------- data
+def test_stream_is_deterministic_and_covers_every_sentence_once(tmp_path, corpus, vocab_file):
+    vocab = Vocabulary.load(vocab_file)
+
+    def windows(seed):
+        stream = BatchStream([corpus], vocab, 4, 5, seed=seed, epochs=1)
+        return [b.targets for b in stream]
+
+    assert all(torch.equal(a, b) for a, b in zip(windows(1), windows(1), strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(windows(1), windows(2), strict=False))
+    # evaluation order: every word and every </S> is a counted target once per direction
+    stream = BatchStream([corpus], vocab, 3, 7, shuffle=False, epochs=1, pad_last=True)
+    counted = sum(b.weights.sum(dim=(1, 2)) for b in stream)
+    assert counted.tolist() == [300 * 7, 300 * 7]
+
+
+def test_stream_ranks_split_the_sentences(tmp_path, corpus, vocab_file):
+    vocab = Vocabulary.load(vocab_file)
+    seen = []
+    for rank in range(2):
+        stream = BatchStream([corpus], vocab, 1, 1000, epochs=1, pad_last=True, rank=rank,
+                             world_size=2)  # fmt: skip
+        seen.append(sum(float(b.weights[0].sum()) for b in stream))
+    assert seen == [150 * 7, 150 * 7]
+
+
+def test_stream_resumes_at_the_same_token(tmp_path, corpus, vocab_file):
+    vocab = Vocabulary.load(vocab_file)
+    a = BatchStream([corpus], vocab, 4, 5, seed=3)
+    for _ in range(7):
+        next(a)
+    b = BatchStream([corpus], vocab, 4, 5, seed=3)
+    b.load_state_dict(a.state_dict())
+    for _ in range(60):  # crosses the end of an epoch
+        x, y = next(a), next(b)
+        assert torch.equal(x.chars, y.chars) and torch.equal(x.targets, y.targets)
+
+
+# ---------------------------------------------------------------------- numerics
+@pytest.mark.parametrize("clips", [(3.0, 3.0), (0.4, 0.2), (None, None)])
+def test_projected_lstm_matches_inference_cell_and_autograd(clips):
+    torch.manual_seed(0)
+    lm = LanguageModel(resolve_config("tiny"), 10)
+    lm.init_weights()
+    cell = lm.bilm.lstm.forward_layers[0].double()
+    cell.cell_clip, cell.proj_clip = clips
+    B, T = 3, 7
+    x = (torch.randn(B, T, 32, dtype=torch.double) * 2).requires_grad_()
+    h0 = torch.randn(B, 32, dtype=torch.double, requires_grad=True)
+    c0 = torch.randn(B, 64, dtype=torch.double, requires_grad=True)
+    weights = [torch.randn(B, T, 32, dtype=torch.double), torch.randn(B, 32, dtype=torch.double),
+               torch.randn(B, 64, dtype=torch.double)]  # fmt: skip
+    params = [*cell.parameters(), x, h0, c0]
+
+    def grads(outputs):
+        loss = sum((o * w).sum() for o, w in zip(outputs, weights, strict=True))
+        return torch.autograd.grad(loss, params)
+
+    ref, (h_ref, c_ref) = cell(x, [B] * T, (h0, c0))
+    ref_grads = grads([ref, h_ref, c_ref])
+    gx = torch.nn.functional.linear(x.transpose(0, 1), cell.input_linear.weight,
+                                    cell.input_linear.bias + cell._bias_offset)[None]  # fmt: skip
+    out, hT, cT = ProjectedLstm.apply(gx, h0[None], c0[None], cell.state_linear.weight[None],
+                                      cell.state_projection.weight[None], *clips)  # fmt: skip
+    ours = [out[0].transpose(0, 1), hT[0], cT[0]]
+    for a, b in zip(ours, [ref, h_ref, c_ref], strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+    for a, b in zip(grads(ours), ref_grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
+
+
+def test_training_forward_equals_the_inference_bilm():
+    """The LM trains exactly what BiLM (and so Elmo.load of the export) computes."""
+    torch.manual_seed(1)
+    lm = LanguageModel(resolve_config("tiny"), 10)
+    lm.init_weights()
+    lm.eval()
+    sentence = ["the", "cats", "sat", "quietly"]
+    stream_f = ["<S>", *sentence, "</S>"]
+    stream_b = stream_f[::-1]
+    types = sorted(set(stream_f))
+    chars = torch.from_numpy(batch_to_ids([types], add_boundaries=False)[0][0])
+    tokens = torch.tensor([[types.index(t) for t in s] for s in (stream_f, stream_b)])[:, :, None]
+    batch = Batch(chars, tokens, torch.zeros_like(tokens), torch.ones(tokens.shape))
+    hidden, _ = lm(batch, lm.zero_state(1))  # (2, T, 1, P)
+    ids, lengths = batch_to_ids([sentence])
+    with torch.no_grad():
+        top = lm.bilm(torch.from_numpy(ids), torch.from_numpy(lengths)).layers[-1, 0]  # (T, 2P)
+    P = lm.config.lstm.projection_dim
+    torch.testing.assert_close(hidden[0, :, 0], top[:, :P], rtol=0, atol=1e-5)
+    torch.testing.assert_close(hidden[1, :, 0].flip(0), top[:, P:], rtol=0, atol=1e-5)
+
+
+# ---------------------------------------------------------------------- learning
+@pytest.mark.slow
+def test_tiny_config_learns_a_repetitive_corpus(tmp_path, corpus, vocab_file):
+    vocab = Vocabulary.load(vocab_file)
+    summary = train(small_run(tmp_path, corpus, vocab_file, max_steps=200, dropout=0.0,
+                              batch_size=16, unroll=10, log_every=40, optimizer="adam",
+                              lr=0.01))  # fmt: skip
+    assert summary["stopped"] == "max_steps"
+    lm, _ = model_from_checkpoint(load_checkpoint(tmp_path / "run"))
+    result = perplexity(lm, vocab, [str(corpus)])
+    uniform = len(vocab)  # 43
+    # within a sentence each word is followed by the next of the cycle; only the first word
+    # of a sentence is uncertain (40 choices, 1 target in 7), so the floor is about 1.7
+    assert result["forward"] < 3.0 and result["backward"] < 3.0, result
+    assert result["mean"] < uniform / 10
+    assert (tmp_path / "run" / "loss.png").stat().st_size > 1000
+    rows = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert len(rows) == 5 and rows[-1]["step"] == 200 and rows[-1]["loss"] < rows[0]["loss"]
+
+
+def test_resume_matches_an_uninterrupted_run(tmp_path, corpus, vocab_file):
+    train(small_run(tmp_path, corpus, vocab_file, out="whole", max_steps=8))
+    train(small_run(tmp_path, corpus, vocab_file, out="parts", max_steps=3))
+    summary = train(small_run(tmp_path, corpus, vocab_file, out="parts", max_steps=8,
+                              resume=True))  # fmt: skip
+    assert summary["step"] == 8
+    a, b = load_checkpoint(tmp_path / "whole"), load_checkpoint(tmp_path / "parts")
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+    for key, value in a["optimizer"]["state"].items():
+        assert torch.equal(value["sum"], b["optimizer"]["state"][key]["sum"])
+    assert torch.equal(a["ranks"][0]["h"], b["ranks"][0]["h"])
+    assert a["ranks"][0]["data"] == b["ranks"][0]["data"]
+    log_a = [json.loads(x) for x in (tmp_path / "whole" / "log.jsonl").read_text().splitlines()]
+    log_b = [json.loads(x) for x in (tmp_path / "parts" / "log.jsonl").read_text().splitlines()]
+    assert [r["loss"] for r in log_a] == [r["loss"] for r in log_b]
+
+
+# ---------------------------------------------------------------------- export / fine-tune
+def test_export_round_trip_and_perplexity_cli(tmp_path, corpus, vocab_file):
+    train(small_run(tmp_path, corpus, vocab_file, max_steps=3))
+    out = tmp_path / "model"
+    result = CliRunner().invoke(main, ["export", str(tmp_path / "run"), str(out)])
+    assert result.exit_code == 0, result.output
+    assert {"options.json", "weights.hdf5", "vocab.txt", "softmax.hdf5", "README.md"} <= {
+        p.name for p in out.iterdir()
+    }
+    lm, _ = model_from_checkpoint(load_checkpoint(tmp_path / "run"))
+    sentence = ["w01", "w02", "unseen-word", "w03"]
+    expected = Elmo(lm.bilm).embed_sentence(sentence)
+    np.testing.assert_array_equal(Elmo.load(out).embed_sentence(sentence), expected)
+    ppl = []
+    for model in (tmp_path / "run", out):
+        result = CliRunner().invoke(main, ["perplexity", str(model), "--corpus", str(corpus)])
+        assert result.exit_code == 0, result.output
+        ppl.append(json.loads(result.output))
+    assert ppl[0] == ppl[1] and ppl[0]["tokens"] == 300 * 7
+    assert math.isclose(ppl[0]["mean"], math.sqrt(ppl[0]["forward"] * ppl[0]["backward"]),
+                        rel_tol=1e-3)  # fmt: skip
+
+
+def test_fine_tune_from_an_exported_model(tmp_path, corpus, vocab_file):
+    train(small_run(tmp_path, corpus, vocab_file, max_steps=3))
+    lm, vocab = model_from_checkpoint(load_checkpoint(tmp_path / "run"))
+    export_model(lm, vocab, tmp_path / "model")
+    # same vocabulary: everything, softmax included, is carried over
+    same, _, note = load_pretrained(tmp_path / "model", vocab)
+    assert note == "softmax kept"
+    for key, value in lm.state_dict().items():
+        assert torch.equal(same.state_dict()[key], value), key
+    # another vocabulary: the biLM is kept, the softmax re-initialised with the new size
+    other = tmp_path / "other.txt"
+    other.write_text("<S>\n</S>\n<UNK>\nw01\nw02\n")
+    summary = train(small_run(tmp_path, corpus, other, out="tuned", max_steps=4,
+                              init_from=str(tmp_path / "model")))  # fmt: skip
+    assert summary["step"] == 4
+    tuned, tuned_vocab = model_from_checkpoint(load_checkpoint(tmp_path / "tuned"))
+    assert tuned.vocab_size == 5 and tuned_vocab.tokens[3:] == ["w01", "w02"]
+    before = lm.bilm.lstm.forward_layers[0].state_linear.weight
+    after = tuned.bilm.lstm.forward_layers[0].state_linear.weight
+    assert not torch.equal(before, after) and (before - after).abs().max() < 0.5
+
+
+def test_fine_tune_from_an_allennlp_model(tmp_path, corpus, vocab_file):
+    summary = train(small_run(tmp_path, corpus, vocab_file, out="ft", max_steps=2,
+                              init_from=str(TINY_DIR)))  # fmt: skip
+    assert summary["step"] == 2
+    assert load_checkpoint(tmp_path / "ft")["options"]["lstm"]["dim"] == json.loads(
+        (TINY_DIR / "options.json").read_text())["lstm"]["dim"]  # fmt: skip
+
+
+# ---------------------------------------------------------------------- bad input
+def test_bad_input_gives_clear_errors(tmp_path, corpus, vocab_file):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n")
+    with pytest.raises(InputError, match="no such file"):
+        train(small_run(tmp_path, tmp_path / "missing*.txt", vocab_file, max_steps=1))
+    with pytest.raises(InputError, match="no sentences"):
+        train(small_run(tmp_path, empty, vocab_file, max_steps=1))
+    bad_vocab = tmp_path / "bad.txt"
+    bad_vocab.write_text("w01\nw02\n")
+    with pytest.raises(InputError, match="<UNK>"):
+        train(small_run(tmp_path, corpus, bad_vocab, max_steps=1))
+    typo = tmp_path / "typo.json"
+    options = resolve_config("tiny").to_options()
+    options["lstm"]["projection_dimm"] = options["lstm"].pop("projection_dim")
+    typo.write_text(json.dumps(options))
+    with pytest.raises(ConfigError, match="projection_dimm.*projection_dim"):
+        resolve_config(str(typo))
+    with pytest.raises(ConfigError, match="neither a preset"):
+        resolve_config("smal")
+    with pytest.raises(InputError, match="nothing to resume"):
+        train(small_run(tmp_path, corpus, vocab_file, out="fresh", resume=True))
+    result = CliRunner().invoke(main, ["train", "--corpus", str(empty), "--vocab",
+                                       str(vocab_file), "--out", str(tmp_path / "x")])  # fmt: skip
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1].startswith("error: corpus")
+    result = CliRunner().invoke(main, ["vocab", str(empty), "-o", str(tmp_path / "v.txt")])
+    assert result.exit_code == 1 and "empty corpus" in result.output
+
+
+def test_sampled_softmax_loss_is_close_to_full_softmax():
+    torch.manual_seed(0)
+    lm = LanguageModel(resolve_config("tiny"), 2000, n_negative=512)
+    lm.init_weights()
+    hidden = torch.randn(2, 5, 4, 32)
+    targets = torch.randint(0, 2000, (2, 5, 4))
+    weights = torch.ones(2, 5, 4)
+    full = lm.loss(hidden, targets, weights, full=True)[0]
+    sampled = torch.stack([lm.loss(hidden, targets, weights, full=False)[0] for _ in range(20)])
+    # sampled softmax is a (biased-low) estimate of the full loss
+    assert abs(sampled.mean().item() - full.item()) < 0.15 * full.item()
+
+
+def test_lstm_state_shape_is_the_inference_state():
+    lm = LanguageModel(resolve_config("tiny"), 10)
+    state = lm.zero_state(3)
+    assert isinstance(state, LstmState) and state.h.shape == (2, 2, 3, 32)
