@@ -191,3 +191,15 @@ def test_a_batch_waits_for_a_request_being_parsed() -> None:
         assert [len(b) for b in model.batches] == [2]
 
     asyncio.run(main())
+
+
+def test_throughput_window_stays_bounded_without_scrapes() -> None:
+    from elmokit.server.metrics import Metrics
+
+    metrics = Metrics(throughput_window_s=0.05)
+    for _ in range(50):
+        metrics.observe_batch(1, 1, 10, 0.001, [0.0])
+    time.sleep(0.06)
+    metrics.observe_batch(1, 1, 10, 0.001, [0.0])
+    assert len(metrics._recent) == 1  # old entries dropped on write, not only on scrape
+    assert metrics._throughput() == 10 / 0.05

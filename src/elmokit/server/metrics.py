@@ -91,12 +91,16 @@ class Metrics:
         self.sentences.inc(sentences)
         for wait in waits:
             self.queue_wait.observe(wait)
-        self._recent.append((time.monotonic(), tokens))
-
-    def _throughput(self) -> float:
         now = time.monotonic()
+        self._recent.append((now, tokens))
+        self._trim(now)  # bounded even when nobody scrapes /metrics
+
+    def _trim(self, now: float) -> None:
         while self._recent and self._recent[0][0] < now - self._window_s:
             self._recent.popleft()
+
+    def _throughput(self) -> float:
+        self._trim(time.monotonic())
         return sum(n for _, n in self._recent) / self._window_s
 
     def observe_request(self, method: str, path: str, status: int, seconds: float) -> None:
