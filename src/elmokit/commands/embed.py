@@ -38,14 +38,18 @@ def model_options(command):
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--skip-empty", is_flag=True, help="write an empty (3, 0, D) entry for blank lines")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ...")
+@click.option("--mode", type=click.Choice(["exact", "fast", "reference"]), default="exact",
+              show_default=True,
+              help="exact: fp32, equal to the reference path; fast: bf16 LSTM matmuls "
+                   "(cosine >= 0.99 to exact); reference: the plain BiLM.forward")
 @click.option("--progress/--no-progress", default=None, help="progress bar (default: on a terminal)")
 def embed(input_file, output_file, model, options_file, weight_file, output_format, batch_size,
-          skip_empty, device, progress):
+          skip_empty, device, mode, progress):
     """Embed INPUT (one whitespace-tokenized sentence per line) into the HDF5 file OUTPUT.
 
     One dataset per line keyed by its 0-based line index, plus `sentence_to_index` (JSON).
     """  # noqa: D301
-    elmo = load_model(model, options_file, weight_file, device=device)
+    elmo = load_model(model, options_file, weight_file, device=device, mode=mode)
     summary = elmo.embed_file(input_file, output_file, output_format=output_format,
                               batch_size=batch_size, skip_empty=skip_empty, progress=progress)
     click.echo(f"model {elmo.name}")

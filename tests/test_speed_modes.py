@@ -1,0 +1,165 @@
+"""The inference engine's modes: "exact" equals the parity path (BiLM.forward), "fast" stays
+within its cosine bound, the word cache is bounded and invisible in the results."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from elmokit import Elmo, ElmoConfig
+from elmokit.inference import InferenceEngine, WordCache
+
+SENTENCES = [
+    "The cell divides , and the daughter cells divide again .".split(),
+    ["Hi"],
+    [],
+    "Congress shall make no law respecting an establishment of religion".split(),
+    "A naïve café owner said \u201cno\u201d to the 2,000 visitors from Zürich .".split(),
+    "the the the , , .".split(),
+    ("word " * 30).split(),
+]
+
+
+def moderate_config() -> ElmoConfig:
+    """Every feature on, big enough for real GEMM blocking, small enough for milliseconds."""
+    return ElmoConfig.create(
+        filters=[(1, 16), (2, 16), (3, 32), (4, 64)], n_highway=2, embedding_dim=16,
+        lstm_dim=256, projection_dim=64,
+    )  # fmt: skip
+
+
+def well_conditioned(elmo: Elmo, seed: int = 0) -> Elmo:
+    """Weights uniform(+-sqrt(3/fan_in)), like a trained model (not chaotic)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in elmo.bilm.named_parameters():
+            if param.dim() == 2 and "char_embedding" not in name:
+                bound = math.sqrt(3.0 / param.size(1))
+                param.copy_(torch.rand(param.shape, generator=generator) * 2 * bound - bound)
+    return elmo
+
+
+@pytest.fixture(scope="module")
+def reference() -> Elmo:
+    return well_conditioned(Elmo.random(moderate_config(), seed=3, mode="reference"))
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(L, n, D) x2 -> (L,) mean cosine over tokens."""
+    dot = (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
+    return dot.mean(-1)
+
+
+def test_exact_mode_equals_parity_path(reference):
+    exact = Elmo(reference.bilm, mode="exact")
+    assert exact.engine is not None and reference.engine is None
+    for ours, theirs in zip(exact.embed_batch(SENTENCES), reference.embed_batch(SENTENCES),
+                            strict=True):  # fmt: skip
+        assert ours.shape == theirs.shape and ours.dtype == np.float32
+        np.testing.assert_allclose(ours, theirs, atol=1e-5, rtol=0)
+
+
+def test_exact_mode_stateful_equals_parity_path(reference):
+    exact = Elmo(reference.bilm, mode="exact", stateful=True)
+    parity = Elmo(reference.bilm, mode="reference", stateful=True)
+    for batch in (SENTENCES, SENTENCES[:3], SENTENCES[2:], SENTENCES[::-1]):
+        for ours, theirs in zip(exact.embed_batch(batch), parity.embed_batch(batch), strict=True):
+            np.testing.assert_allclose(ours, theirs, atol=1e-5, rtol=0)
+    torch.testing.assert_close(exact.state.h, parity.state.h, atol=1e-5, rtol=0)
+    torch.testing.assert_close(exact.state.c, parity.state.c, atol=1e-5, rtol=0)
+
+
+def test_exact_mode_signatures_and_bilm_output(reference):
+    exact = Elmo(reference.bilm, mode="exact")
+    ours, theirs = exact.signatures(SENTENCES[:4]), reference.signatures(SENTENCES[:4])
+    for key in ("word_emb", "lstm_outputs1", "lstm_outputs2", "elmo", "default"):
+        np.testing.assert_allclose(ours[key], theirs[key], atol=1e-5, rtol=0)
+    np.testing.assert_array_equal(ours["mask"], theirs["mask"])
+
+
+def test_fast_mode_cosine_bound(reference):
+    fast = Elmo(reference.bilm, mode="fast")
+    layers = [[], [], []]
+    for ours, theirs in zip(fast.embed_batch(SENTENCES), reference.embed_batch(SENTENCES),
+                            strict=True):  # fmt: skip
+        if ours.shape[1]:
+            for k, c in enumerate(cosine(ours, theirs)):
+                layers[k].append(c)
+    means = [float(np.mean(c)) for c in layers]
+    assert min(means) >= 0.99, means
+
+
+def test_results_do_not_depend_on_the_cache(reference):
+    plain = Elmo(reference.bilm, mode="exact", cache_size=0)
+    tiny = Elmo(reference.bilm, mode="exact", cache_size=3)  # constant eviction
+    expected = plain.embed_batch(SENTENCES)
+    for _ in range(2):
+        for ours, theirs in zip(tiny.embed_batch(SENTENCES), expected, strict=True):
+            np.testing.assert_array_equal(ours, theirs)
+    assert len(tiny.engine.cache) <= 3 and len(plain.engine.cache) == 0
+
+
+def test_word_cache_lru_and_hit_rate():
+    cache = WordCache(max_size=2)
+    calls = []
+
+    def encode(words):
+        calls.append(list(words))
+        return torch.tensor([[float(len(w))] for w in words])
+
+    assert cache.lookup(["a", "bb"], encode, 1).tolist() == [[1.0], [2.0]]
+    assert cache.lookup(["a"], encode, 1).tolist() == [[1.0]]  # hit; "bb" is now oldest
+    assert cache.lookup(["ccc"], encode, 1).tolist() == [[3.0]]  # evicts "bb"
+    assert cache.lookup(["bb", "a"], encode, 1).tolist() == [[2.0], [1.0]]
+    assert calls == [["a", "bb"], ["ccc"], ["bb"]]
+    assert len(cache) == 2 and cache.hits == 2 and cache.misses == 4
+    assert cache.hit_rate == pytest.approx(2 / 6)
+
+
+def test_engine_follows_weight_changes(reference):
+    elmo = Elmo.random(moderate_config(), seed=4)
+    before = elmo.embed_sentence(SENTENCES[0])
+    with torch.no_grad():
+        for param in elmo.bilm.parameters():
+            param.mul_(0.5)
+    after = elmo.embed_sentence(SENTENCES[0])
+    expected = Elmo(elmo.bilm, mode="reference").embed_sentence(SENTENCES[0])
+    assert not np.allclose(before, after)
+    np.testing.assert_allclose(after, expected, atol=1e-5, rtol=0)
+
+
+def test_engine_single_thread_path(reference):
+    engine = InferenceEngine(reference.bilm, parallel=False)
+    ours = engine([SENTENCES[0], SENTENCES[1]]).layers
+    theirs = InferenceEngine(reference.bilm, parallel=True)([SENTENCES[0], SENTENCES[1]]).layers
+    torch.testing.assert_close(ours, theirs, atol=1e-6, rtol=0)
+
+
+def test_bad_mode_is_an_error(reference):
+    with pytest.raises(Exception, match="mode"):
+        Elmo(reference.bilm, mode="turbo")
+
+
+def test_cli_embed_mode_fast(tmp_path, reference):
+    import h5py
+
+    from elmokit.cli import main
+
+    model_dir = reference.save(tmp_path / "model")
+    text = tmp_path / "in.txt"
+    text.write_text("The cell divides .\nHi there\n", encoding="utf-8")
+    result = CliRunner().invoke(main, [
+        "embed", str(text), str(tmp_path / "out.hdf5"), "--mode", "fast",
+        "--options-file", str(model_dir / "options.json"),
+        "--weight-file", str(model_dir / "weights.hdf5"),
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with h5py.File(tmp_path / "out.hdf5") as out:
+        got = out["0"][...]
+    expected = reference.embed_sentence("The cell divides .".split())
+    assert got.shape == expected.shape
+    assert cosine(got, expected).min() >= 0.99
