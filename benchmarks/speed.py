@@ -128,6 +128,45 @@ def worker(args) -> None:
     print(json.dumps(result))
 
 
+def stream_worker(args) -> None:
+    """``embed_file`` over ``--stream`` sentences (the sentence file, cycled); RSS sampled."""
+    import threading
+
+    import torch
+
+    from elmokit import Elmo
+
+    torch.set_num_threads(args.threads)
+    elmo = Elmo.from_hdf5(args.model_dir / "options.json", args.model_dir / "weights.hdf5",
+                          mode=args.worker)
+    lines = args.sentence_file.read_text(encoding="utf-8").splitlines()
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "in.txt"
+        with source.open("w", encoding="utf-8") as handle:
+            for i in range(args.stream):
+                handle.write(lines[i % len(lines)] + "\n")
+        samples: list[float] = []
+        done = threading.Event()
+
+        def sample() -> None:
+            with open("/proc/self/statm") as statm:
+                while not done.wait(0.5):
+                    statm.seek(0)
+                    samples.append(int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        summary = elmo.embed_file(source, Path(tmp) / "out.hdf5", output_format="top",
+                                  batch_size=args.batch_size, progress=False)
+        done.set()
+        sampler.join()
+    k = max(1, len(samples) // 10)
+    print(json.dumps({"sentences": summary.sentences, "tokens": summary.tokens,
+                      "seconds": summary.seconds, "rss_mb_first_10pct": max(samples[:k]),
+                      "rss_mb_last_10pct": max(samples[-k:]), "peak_rss_mb": peak_rss_mb(),
+                      "cache_hit_rate": elmo.engine.cache.hit_rate if elmo.engine else None}))
+
+
 def run_json(command: list[str], timeout: float) -> dict:
     proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
@@ -151,11 +190,14 @@ def main() -> None:
     parser.add_argument("--peers-python", default=os.environ.get("ELMOKIT_PEERS_PYTHON"),
                         help="python of a venv with allennlp (and/or simple_elmo) installed")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--stream", type=int, default=0,
+                        help="instead: embed_file over this many sentences with --modes[0] on "
+                             "--sizes[0], reporting resident memory early and late")
     parser.add_argument("--worker", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--model-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        return worker(args)
+        return stream_worker(args) if args.stream else worker(args)
 
     import torch
 
@@ -169,6 +211,17 @@ def main() -> None:
           f"{os.getloadavg()[0]:.1f} at start")
     print(f"{len(lines)} sentences, {sum(len(x.split()) for x in lines)} tokens, "
           f"batch {args.batch_size}")
+    if args.stream:
+        with tempfile.TemporaryDirectory(prefix="elmokit-speed-") as tmp:
+            size = args.sizes.split(",")[0]
+            model_dir = Path(tmp) / size
+            well_conditioned_random(ElmoConfig.from_options(options[size])).save(model_dir)
+            res = run_json([sys.executable, __file__, "--worker", modes[0], "--model-dir",
+                            str(model_dir), "--sentence-file", str(args.sentence_file),
+                            "--batch-size", str(args.batch_size), "--threads",
+                            str(args.threads), "--stream", str(args.stream)], timeout=36000)
+        print(f"embed_file, {size} model, mode {modes[0]}: {json.dumps(res)}")
+        return
     rows = []
     with tempfile.TemporaryDirectory(prefix="elmokit-speed-") as tmp:
         sentence_file = Path(tmp) / "sentences.txt"

@@ -15,6 +15,7 @@ import os
 import sys
 import tempfile
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,7 +114,7 @@ def write_embeddings_hdf5(
         progress = sys.stderr.isatty()
     start = time.perf_counter()
     sentence_to_index: dict[str, str] = {}
-    texts: list[str] = []
+    texts: deque[str] = deque()  # read but not yet written (streams: memory stays flat)
 
     def token_lists() -> Iterator[list[str]]:
         for text, tokens in _read_sentences(input_path):
@@ -130,7 +131,7 @@ def write_embeddings_hdf5(
                 key = str(index)
                 data = select_output(layers, output_format).astype(np.float32, copy=False)
                 out.create_dataset(key, data=data)
-                sentence_to_index[texts[index]] = key
+                sentence_to_index[texts.popleft()] = key
                 bar.update(layers.shape[1])
             dataset = out.create_dataset("sentence_to_index", (1,), dtype=h5py.string_dtype())
             dataset[0] = json.dumps(sentence_to_index)
