@@ -314,8 +314,9 @@ def test_sampled_softmax_loss_is_close_to_full_softmax():
     weights = torch.ones(2, 5, 4)
     full = lm.loss(hidden, targets, weights, full=True)[0]
     sampled = torch.stack([lm.loss(hidden, targets, weights, full=False)[0] for _ in range(20)])
-    # sampled softmax is a (biased-low) estimate of the full loss
-    assert abs(sampled.mean().item() - full.item()) < 0.15 * full.item()
+    # importance-sampled partition function: close to the full loss (slightly low, Jensen)
+    assert abs(sampled.mean().item() - full.item()) < 0.02 * full.item()
+    assert sampled.std().item() < 0.1
 
 
 def test_lstm_state_shape_is_the_inference_state():

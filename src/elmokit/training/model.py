@@ -290,7 +290,10 @@ class LanguageModel(nn.Module):
                 ids = ids.double()
                 return (math.log(K) + torch.log(torch.log1p(1.0 / (ids + 1)) / log_range)).float()
 
-            true_logit = (h * w_out[y]).sum(-1) + b_out[y] - log_q(y)  # (N,)
+            # Z = exp(true) + sum over other words, the latter estimated by importance sampling:
+            # each sample counts exp(logit) / (K q). Consistent as K grows (unlike correcting the
+            # true logit too, which is right only for unique sampling).
+            true_logit = (h * w_out[y]).sum(-1) + b_out[y]  # (N,)
             sample_logits = torch.addmm(b_out[samples] - log_q(samples), h, w_out[samples].t())
             sample_logits = sample_logits.masked_fill(y[:, None] == samples[None, :], -1e30)
             logits = torch.cat([true_logit[:, None], sample_logits], dim=1)  # (N, 1 + K)
