@@ -323,3 +323,37 @@ def test_lstm_state_shape_is_the_inference_state():
     lm = LanguageModel(resolve_config("tiny"), 10)
     state = lm.zero_state(3)
     assert isinstance(state, LstmState) and state.h.shape == (2, 2, 3, 32)
+
+
+# ---------------------------------------------------------------------- devices, processes
+def test_bf16_autocast_trains(tmp_path, corpus, vocab_file):
+    summary = train(small_run(tmp_path, corpus, vocab_file, max_steps=3, bf16=True))
+    assert summary["step"] == 3
+    rows = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert all(math.isfinite(r["loss"]) for r in rows)
+    ckpt = load_checkpoint(tmp_path / "run")
+    assert ckpt["ranks"][0]["h"].dtype == torch.float32
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_agree(tmp_path, corpus, vocab_file):
+    import subprocess
+    import sys
+
+    out = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+               "2", "-m", "elmokit.cli", "train", "--corpus", str(corpus), "--vocab",
+               str(vocab_file), "--config", "tiny", "--out", str(out), "--max-steps", "4",
+               "--batch-size", "4", "--unroll", "5", "--threads", "1", "--no-progress"]  # fmt: skip
+    env = {**__import__("os").environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ranks = [json.loads((out / f"summary.rank{r}.json").read_text()) for r in range(2)]
+    assert ranks[0]["param_checksums"] == ranks[1]["param_checksums"]
+    assert ranks[0]["ranks_agree"] and ranks[0]["world_size"] == 2
+    assert ranks[0]["tokens"] == 4 * 2 * 4 * 5  # steps x processes x rows x unroll
+    # the two processes read different sentences: both shares are in the checkpoint
+    ckpt = load_checkpoint(out)
+    assert len(ckpt["ranks"]) == 2 and ckpt["ranks"][0]["data"] != ckpt["ranks"][1]["data"]
+    before = LanguageModel(resolve_config("tiny"), 43)
+    assert ckpt["model"]["softmax_w"].shape == before.softmax_w.shape

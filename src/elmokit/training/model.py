@@ -99,6 +99,11 @@ class ProjectedLstm(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, gx, h0, c0, w_h, w_p, cell_clip, proj_clip):
+        with torch.autocast(gx.device.type, enabled=False):  # runs in gx's dtype
+            return ProjectedLstm._forward(ctx, gx, h0, c0, w_h, w_p, cell_clip, proj_clip)
+
+    @staticmethod
+    def _forward(ctx, gx, h0, c0, w_h, w_p, cell_clip, proj_clip):
         D, T, B, G = gx.shape
         C = G // 4
         w_hT, w_pT = w_h.transpose(1, 2), w_p.transpose(1, 2)
@@ -129,7 +134,16 @@ class ProjectedLstm(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, d_out, d_hT, d_cT):
+        with torch.autocast(d_out.device.type, enabled=False):
+            return ProjectedLstm._backward(ctx, d_out, d_hT, d_cT)
+
+    @staticmethod
+    def _backward(ctx, d_out, d_hT, d_cT):
         h0, c0, w_h, w_p, acts, c_raw, tanh_c, m, h_raw, out = ctx.saved_tensors
+        dtype = acts.dtype
+        d_out = d_out.to(dtype) if d_out is not None else None
+        d_hT = d_hT.to(dtype) if d_hT is not None else None
+        d_cT = d_cT.to(dtype) if d_cT is not None else None
         cell_clip, proj_clip = ctx.clips
         D, T, B, G = acts.shape
         C = G // 4
@@ -249,16 +263,17 @@ class LanguageModel(nn.Module):
                               for d in range(D)])  # fmt: skip
             w_h = torch.stack([fwd.state_linear.weight, bwd.state_linear.weight])  # (2, 4C, P)
             w_p = torch.stack([fwd.state_projection.weight, bwd.state_projection.weight])
+            dtype = gx.dtype  # bfloat16 under autocast
             h, hT, cT = ProjectedLstm.apply(
-                gx.view(D, T, B, -1), state.h[layer], state.c[layer], w_h.to(gx.dtype),
-                w_p.to(gx.dtype), lstm.cell_clip, lstm.proj_clip,
+                gx.view(D, T, B, -1), state.h[layer].to(dtype), state.c[layer].to(dtype),
+                w_h.to(dtype), w_p.to(dtype), lstm.cell_clip, lstm.proj_clip,
             )  # fmt: skip
             if layer > 0 and lstm.use_skip_connections:
                 h = h + x_in
             h_n.append(hT)
             c_n.append(cT)
             x = h
-        new_state = LstmState(torch.stack(h_n).detach(), torch.stack(c_n).detach())
+        new_state = LstmState(torch.stack(h_n).detach().float(), torch.stack(c_n).detach().float())
         return F.dropout(x, self.dropout, self.training), new_state
 
     def loss(

@@ -141,6 +141,8 @@ def train(cfg: TrainConfig) -> dict:
         for key in _FROZEN:
             setattr(cfg, key, saved[key])
     rank, world = _distributed(cfg.device)
+    if world > 1:
+        import torch.distributed as dist
     threads_before = torch.get_num_threads()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -195,8 +197,6 @@ def train(cfg: TrainConfig) -> dict:
                 "torch_rng": torch.get_rng_state(), "sampler_rng": sampler.get_state()}  # fmt: skip
         ranks = [mine]
         if world > 1:
-            import torch.distributed as dist
-
             ranks = [None] * world
             dist.all_gather_object(ranks, mine)
         if rank == 0:
@@ -245,8 +245,6 @@ def train(cfg: TrainConfig) -> dict:
             elif stop_reason:
                 reason = stop_reason[0]
             if world > 1:
-                import torch.distributed as dist
-
                 flag = torch.tensor([reason is not None], dtype=torch.int32)
                 dist.all_reduce(flag, op=dist.ReduceOp.MAX)
                 reason = reason or ("peer" if flag.item() else None)
@@ -264,7 +262,8 @@ def train(cfg: TrainConfig) -> dict:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if world > 1:  # average gradients over processes (one flat all-reduce)
-                grads = [p.grad for p in lm.parameters()]
+                grads = [p.grad if p.grad is not None else torch.zeros_like(p)
+                         for p in lm.parameters()]  # fmt: skip
                 flat = torch.cat([g.reshape(-1) for g in grads]) / world
                 dist.all_reduce(flat)
                 for g, new in zip(grads, torch._utils._unflatten_dense_tensors(flat, grads),
@@ -311,6 +310,14 @@ def train(cfg: TrainConfig) -> dict:
     summary = {"step": step, "tokens": tokens_seen, "stopped": reason,
                "elapsed_s": round(elapsed + time.time() - start, 1),
                "checkpoint": str(ckpt_file)}  # fmt: skip
+    if world > 1:  # every process must end with the same weights
+        checksum = sum(float(p.detach().double().sum()) for p in lm.parameters())
+        sums: list = [None] * world
+        dist.all_gather_object(sums, checksum)
+        summary.update(world_size=world, param_checksums=sums,
+                       ranks_agree=all(s == sums[0] for s in sums))  # fmt: skip
+        (out / f"summary.rank{rank}.json").write_text(json.dumps(summary) + "\n")
+        dist.destroy_process_group()
     if rank == 0:
         (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         if ckpt is None and cfg.init_from is None and not (out / "train_config.json").exists():
