@@ -10,8 +10,8 @@ Same model, same numbers as ``BiLM.forward`` (the parity path), less work:
   projection is one GEMM per block of time steps; the per-step gate math is done in place in
   preallocated buffers.
 - ``mode="exact"``: fp32 throughout (within ~1e-6 of the parity path).
-  ``mode="fast"``: the LSTM GEMMs (input, recurrent, projection) run in bfloat16 (AMX / AVX512-BF16
-  on recent x86 CPUs) with fp32 cell state and gate math; the char CNN stays fp32.
+  ``mode="fast"``: the LSTM runs in bfloat16 (GEMMs on AMX / AVX512-BF16 on recent x86 CPUs, gates
+  and outputs rounded to bf16) with an fp32 cell state; the char CNN stays fp32.
 
 >>> engine = InferenceEngine(bilm, mode="exact")
 >>> out = engine([["The", "cat"], ["Hi"]])      # BiLMOutput, as bilm(char_ids, lengths)
@@ -134,13 +134,11 @@ class _Cell:
     ) -> torch.Tensor:
         """x (N, in) packed by time step (rows of step t = the first batch_sizes[t] sequences);
         h (B, P) and c (B, C) are updated in place to each row's final state -> (N, P) packed."""
-        n_total = x.size(0)
+        if self.dtype != torch.float32:
+            return self._run_low(x, batch_sizes, h, c)
         C = self.cell_size
-        low = self.dtype != torch.float32
-        out = torch.empty(n_total, self.projection_size, dtype=torch.float32)
+        out = torch.empty(x.size(0), self.projection_size, dtype=torch.float32)
         hidden = torch.empty(batch_sizes[0] if batch_sizes else 0, C, dtype=torch.float32)
-        h_low = h.to(self.dtype) if low else h
-        x_low = x.to(self.dtype) if low else x
         start, t = 0, 0
         while t < len(batch_sizes):
             # one GEMM for the input projection of a block of time steps
@@ -148,16 +146,12 @@ class _Cell:
             while stop_t < len(batch_sizes) and (rows == 0 or rows + batch_sizes[stop_t] <= _BLOCK_ROWS):
                 rows += batch_sizes[stop_t]
                 stop_t += 1
-            block = x_low[start : start + rows] @ self.w_in  # (rows, 4C)
-            gates_x = block.float().add_(self.bias) if low else block.add_(self.bias)
+            gates_x = torch.addmm(self.bias, x[start : start + rows], self.w_in)  # (rows, 4C)
             offset = 0
             for step in range(t, stop_t):
                 n = batch_sizes[step]
-                gates = gates_x[offset : offset + n]  # (n, 4C), TF order i, j, f, o
-                if low:
-                    gates.add_(h_low[:n] @ self.w_h)
-                else:
-                    gates.addmm_(h[:n], self.w_h)
+                # (n, 4C), TF order i, j, f, o
+                gates = gates_x[offset : offset + n].addmm_(h[:n], self.w_h)
                 i = gates[:, :C].sigmoid_()
                 j = gates[:, C : 2 * C].tanh_()
                 f = gates[:, 2 * C : 3 * C].sigmoid_()
@@ -166,20 +160,55 @@ class _Cell:
                 if self.cell_clip:
                     c_t.clamp_(-self.cell_clip, self.cell_clip)
                 hid = torch.tanh(c_t, out=hidden[:n]).mul_(o)  # (n, C)
-                h_t = out[start + offset : start + offset + n]  # (n, P)
-                if low:
-                    h_t.copy_(hid.to(self.dtype) @ self.w_p)
-                else:
-                    torch.mm(hid, self.w_p, out=h_t)
+                # (n, C) -> (n, P)
+                h_t = torch.mm(hid, self.w_p, out=out[start + offset : start + offset + n])
                 if self.proj_clip:
                     h_t.clamp_(-self.proj_clip, self.proj_clip)
                 h[:n] = h_t
-                if low:
-                    h_low[:n] = h_t
                 offset += n
             start += rows
             t = stop_t
         return out
+
+
+    def _run_low(
+        self, x: torch.Tensor, batch_sizes: list[int], h: torch.Tensor, c: torch.Tensor
+    ) -> torch.Tensor:
+        """:meth:`run` with bf16 GEMMs *and* bf16 gates / outputs (fp32 cell state)."""
+        C, low = self.cell_size, self.dtype
+        out = torch.empty(x.size(0), self.projection_size, dtype=low)
+        hidden = torch.empty(batch_sizes[0] if batch_sizes else 0, C, dtype=low)
+        h_low = h.to(low)
+        x_low = x.to(low)
+        bias = self.bias.to(low)
+        start, t = 0, 0
+        while t < len(batch_sizes):
+            stop_t, rows = t, 0
+            while stop_t < len(batch_sizes) and (rows == 0 or rows + batch_sizes[stop_t] <= _BLOCK_ROWS):
+                rows += batch_sizes[stop_t]
+                stop_t += 1
+            gates_x = torch.addmm(bias, x_low[start : start + rows], self.w_in)  # (rows, 4C)
+            offset = 0
+            for step in range(t, stop_t):
+                n = batch_sizes[step]
+                gates = gates_x[offset : offset + n].addmm_(h_low[:n], self.w_h)  # (n, 4C)
+                i = gates[:, :C].sigmoid_()
+                j = gates[:, C : 2 * C].tanh_()
+                f = gates[:, 2 * C : 3 * C].sigmoid_()
+                o = gates[:, 3 * C :].sigmoid_()
+                c_t = c[:n].mul_(f).addcmul_(i, j)  # fp32; rows past n keep their final state
+                if self.cell_clip:
+                    c_t.clamp_(-self.cell_clip, self.cell_clip)
+                hid = torch.tanh(c_t, out=hidden[:n]).mul_(o)  # (n, C) bf16
+                h_t = torch.mm(hid, self.w_p, out=out[start + offset : start + offset + n])
+                if self.proj_clip:
+                    h_t.clamp_(-self.proj_clip, self.proj_clip)
+                h_low[:n] = h_t
+                offset += n
+            start += rows
+            t = stop_t
+        h.copy_(h_low)
+        return out.float()
 
 
 class InferenceEngine:
