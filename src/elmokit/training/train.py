@@ -222,6 +222,8 @@ def train(cfg: TrainConfig) -> dict:
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if cfg.bf16
                 else contextlib.nullcontext())  # fmt: skip
     total = cfg.max_tokens
+    if total is None and cfg.max_steps is not None:
+        total = cfg.max_steps * cfg.batch_size * cfg.unroll * world
     bar = None
     if cfg.progress and rank == 0:
         from tqdm import tqdm
@@ -229,7 +231,7 @@ def train(cfg: TrainConfig) -> dict:
         bar = tqdm(total=total, initial=min(tokens_seen, total or tokens_seen), unit="tok",
                    unit_scale=True, dynamic_ncols=True, smoothing=0.05)  # fmt: skip
     start = last_ckpt = time.time()
-    window_loss, window_n, window_dir = 0.0, 0, torch.zeros(2)
+    window_loss, window_n, window_dir, window_start = 0.0, 0, torch.zeros(2), time.time()
     log = open(out / "log.jsonl", "a") if rank == 0 else None  # noqa: SIM115
     reason = None
     try:
@@ -288,12 +290,13 @@ def train(cfg: TrainConfig) -> dict:
                        "fwd_ppl": round(math.exp(min(fwd, 50)), 3),
                        "bwd_ppl": round(math.exp(min(bwd, 50)), 3),
                        "grad_norm": round(float(grad_norm), 4), "elapsed_s": round(spent, 1),
-                       "tokens_per_s": round(tokens_seen / max(spent, 1e-9), 1)}  # fmt: skip
+                       "tokens_per_s": round(window_n * n / (time.time() - window_start), 1)}  # fmt: skip
                 log.write(json.dumps(row) + "\n")
                 log.flush()
                 if bar is not None:
                     bar.set_postfix(loss=f"{mean:.3f}", ppl=f"{row['ppl']:.1f}")
                 window_loss, window_n, window_dir = 0.0, 0, torch.zeros(2)
+                window_start = time.time()
             if time.time() - last_ckpt >= 60 * cfg.checkpoint_minutes:
                 save_checkpoint()
                 last_ckpt = time.time()
