@@ -35,7 +35,7 @@ MODES = ("exact", "fast", "reference")
 # rows of packed time steps per input-projection GEMM (bounds the (rows, 4C) gates buffer)
 _BLOCK_ROWS = 512
 # words per char-CNN call (bounds the conv activations)
-_CNN_CHUNK = 1024
+_CNN_CHUNK = 256
 
 
 class WordCache:
