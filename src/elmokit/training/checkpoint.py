@@ -95,6 +95,8 @@ def load_pretrained(
     from elmokit.weights import load_weights
 
     source = Path(source)
+    if source.suffix in (".hdf5", ".h5") and source.is_file():  # a weight file: its directory
+        source = source.parent
     if source.is_file() or (source / CHECKPOINT_NAME).is_file():
         ckpt = load_checkpoint(source)
         lm, own_vocab = model_from_checkpoint(ckpt, **kwargs)

@@ -177,6 +177,9 @@ def train(cfg: TrainConfig) -> dict:
     step, tokens_seen, elapsed = 0, 0, 0.0
     if ckpt is not None:
         optimizer.load_state_dict(ckpt["optimizer"])
+        if len(ckpt["ranks"]) != world:
+            raise InputError(f"{ckpt_file} was written by {len(ckpt['ranks'])} process(es); "
+                             f"resume with the same number, not {world}")  # fmt: skip
         mine = ckpt["ranks"][rank]
         stream.load_state_dict(mine["data"])
         state = LstmState(mine["h"].to(device), mine["c"].to(device))
