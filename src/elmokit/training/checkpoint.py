@@ -25,6 +25,7 @@ def atomic_save(obj: dict, path: Path) -> None:
     os.close(fd)
     try:
         torch.save(obj, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -61,12 +62,14 @@ def model_from_checkpoint(ckpt: dict, **kwargs) -> tuple[LanguageModel, Vocabula
 
 
 # ---------------------------------------------------------------------- exported model dirs
-def save_softmax(lm: LanguageModel, path: Path) -> None:
+def save_softmax(lm: LanguageModel, path: Path, dtype: str = "float32") -> None:
     import h5py
 
+    options = {"compression": "gzip", "compression_opts": 9} if dtype != "float32" else {}
     with h5py.File(path, "w") as out:
-        out.create_dataset("softmax/W", data=lm.softmax_w.detach().float().cpu().numpy())
-        out.create_dataset("softmax/b", data=lm.softmax_b.detach().float().cpu().numpy())
+        for key, param in (("softmax/W", lm.softmax_w), ("softmax/b", lm.softmax_b)):
+            array = param.detach().float().cpu().numpy().astype(dtype)
+            out.create_dataset(key, data=array, **options)
 
 
 def load_softmax(lm: LanguageModel, path: Path) -> None:
@@ -123,7 +126,7 @@ def load_pretrained(
 
 
 def export_model(lm: LanguageModel, vocab: Vocabulary, out_dir: str | Path,
-                 card: dict | None = None) -> Path:  # fmt: skip
+                 card: dict | None = None, dtype: str = "float32") -> Path:  # fmt: skip
     """Write ``options.json`` + ``weights.hdf5`` (bilm-tf layout, loadable by ``Elmo.load``,
     AllenNLP and bilm-tf), ``vocab.txt``, ``softmax.hdf5`` and a model card ``README.md``."""
     from elmokit.weights import save_weights
@@ -133,9 +136,9 @@ def export_model(lm: LanguageModel, vocab: Vocabulary, out_dir: str | Path,
     options = lm.config.to_options()
     options["n_tokens_vocab"] = len(vocab)
     ElmoConfig.from_options(options).save(out / "options.json")
-    save_weights(lm.bilm, out / "weights.hdf5")
+    save_weights(lm.bilm, out / "weights.hdf5", dtype=dtype)
     vocab.save(out / "vocab.txt")
-    save_softmax(lm, out / "softmax.hdf5")
+    save_softmax(lm, out / "softmax.hdf5", dtype=dtype)
     card = card or {}
     lines = [
         "# ELMo model (elmokit)",

@@ -111,13 +111,15 @@ def perplexity(model, corpus, batch_size, unroll, device, tokenizer):
 @click.command()
 @click.argument("checkpoint")
 @click.argument("out_dir", type=click.Path(file_okay=False))
-def export(checkpoint, out_dir):
+@click.option("--dtype", type=click.Choice(["float32", "float16"]), default="float32",
+              show_default=True, help="float16: a compact gzip'd weights.hdf5 (bundling)")  # fmt: skip
+def export(checkpoint, out_dir, dtype):
     """Write CHECKPOINT as OUT_DIR/options.json + weights.hdf5 (AllenNLP / bilm-tf layout),
     vocab.txt, softmax.hdf5 and a model card README.md."""
     from elmokit.training.checkpoint import export_model, load_checkpoint, model_from_checkpoint
 
     ckpt = load_checkpoint(checkpoint)
     lm, vocabulary = model_from_checkpoint(ckpt)
-    export_model(lm, vocabulary, out_dir, card={"training steps": ckpt["step"],
-                                                "training tokens": f"{ckpt['tokens']:,}"})  # fmt: skip
+    card = {"training steps": ckpt["step"], "training tokens": f"{ckpt['tokens']:,}"}
+    export_model(lm, vocabulary, out_dir, card=card, dtype=dtype)
     click.echo(f"{out_dir}: options.json, weights.hdf5, vocab.txt, softmax.hdf5, README.md")
