@@ -16,6 +16,7 @@ import json
 import math
 import os
 import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -219,7 +220,9 @@ def train(cfg: TrainConfig) -> dict:
         stop_reason.append(signal.Signals(signum).name)
         signal.signal(signum, previous[signum])
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {}
+    if threading.current_thread() is threading.main_thread():  # signals work only there
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
 
     # ---------------------------------------------------------------- the loop
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if cfg.bf16
