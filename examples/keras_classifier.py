@@ -53,7 +53,9 @@ def main() -> None:
     pred = (model.predict(x_te, verbose=0)[:, 0] > 0.5).astype("float32")
     from sklearn.metrics import accuracy_score, f1_score
 
-    print(f"\nmodel {elmo.model_name or 'default bundled'}; train {len(y_tr)}, test {len(y_te)}")
+    from elmokit import hub
+
+    print(f"\nmodel {elmo.model_name or hub.default_model()}; train {len(y_tr)}, test {len(y_te)}")
     print(f"test accuracy {accuracy_score(y_te, pred):.4f}, "
           f"macro-F1 {f1_score(y_te, pred, average='macro'):.4f} "
           f"(majority class: {max(y_te.mean(), 1 - y_te.mean()):.4f})")

@@ -41,6 +41,19 @@ def train_linear_probe(X: np.ndarray, y: np.ndarray, num_classes: int, epochs: i
     import torch
 
     torch.manual_seed(seed)
+    threads = torch.get_num_threads()
+    if X.size < 1_000_000:  # small problems: thread hand-offs cost more than they gain
+        torch.set_num_threads(1)
+    try:
+        return _train_probe(X, y, num_classes, epochs, lr, weight_decay)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_probe(X: np.ndarray, y: np.ndarray, num_classes: int, epochs: int, lr: float,
+                 weight_decay: float) -> Any:
+    import torch
+
     mean, std = X.mean(0), X.std(0) + 1e-6
     Xt = torch.from_numpy((X - mean) / std).float()
     yt = torch.from_numpy(y).long()
