@@ -139,3 +139,29 @@ def test_sentence_vector_cache(tiny_elmo):
         cached = pooling.sentence_vectors(tiny_elmo, TEXTS + [""], layer=layer, cache=True)
         np.testing.assert_allclose(cached, plain, rtol=1e-5, atol=1e-6)
     assert len(pooling._MEANS) == 11
+
+
+def test_data_readers(tmp_path):
+    from elmokit.downstream.data import coarse_tag, load_glove, read_brown, simplify_brown_tag
+
+    d = tmp_path / "glove"
+    d.mkdir()
+    np.save(d / "g.npy", np.eye(3, dtype=np.float32))
+    (d / "g.words.txt").write_text("the\n,\ncell\n")
+    table = load_glove(d)
+    assert list(table) == ["the", ",", "cell"] and table["cell"].tolist() == [0, 0, 1]
+    assert list(load_glove(d, max_words=2)) == ["the", ","]
+    tsv = tmp_path / "b.tsv"
+    tsv.write_text("The\tat\ncell\tnn-tl\n\nRan\tvbd\n")
+    assert list(read_brown(tsv)) == [[("The", "at"), ("cell", "nn-tl")], [("Ran", "vbd")]]
+    raw = tmp_path / "brown"
+    raw.mkdir()
+    for i in range(10):
+        (raw / f"ca{i + 1:02d}").write_text(f"\n\tWord{i}/nn ./.\n")
+    assert [s[0][0] for s in read_brown(raw, "test")] == ["Word9"]
+    assert len(list(read_brown(raw, "train"))) == 8
+    assert simplify_brown_tag("fw-nn-tl") == "nn" and coarse_tag("vbd-hl") == "VERB"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"tokens": ["a"], "tags": []}\n')
+    with pytest.raises(InputError, match="bad.jsonl line 1: 1 tokens but 0 tags"):
+        list(read_brown(bad))
