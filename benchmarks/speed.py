@@ -188,7 +188,10 @@ def main() -> None:
     parser.add_argument("--check", type=int, default=16,
                         help="sentences compared with the parity path (0: skip)")
     parser.add_argument("--peers-python", default=os.environ.get("ELMOKIT_PEERS_PYTHON"),
-                        help="python of a venv with allennlp (and/or simple_elmo) installed")
+                        help="python of a venv with allennlp installed")
+    parser.add_argument("--simple-elmo-python",
+                        default=os.environ.get("ELMOKIT_SIMPLE_ELMO_PYTHON"),
+                        help="python of a venv with tensorflow-cpu, tf-keras, simple-elmo")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--stream", type=int, default=0,
                         help="instead: embed_file over this many sentences with --modes[0] on "
@@ -234,12 +237,15 @@ def main() -> None:
             variants = [(f"elmokit {m}", m) for m in modes]
             if args.peers_python:
                 variants.append(("allennlp 2.10.1", "allennlp"))
+            if args.simple_elmo_python:
+                variants.append(("simple_elmo (TF)", "simple_elmo"))
             for name, what in variants:
                 fp32 = gemm_rate(args.threads)
                 bf16 = gemm_rate(args.threads, "bfloat16")
                 load = os.getloadavg()[0]
-                if what == "allennlp":
-                    res = run_json([args.peers_python, str(HERE / "peers" / "allennlp_run.py"),
+                if what in ("allennlp", "simple_elmo"):
+                    python = args.peers_python if what == "allennlp" else args.simple_elmo_python
+                    res = run_json([python, str(HERE / "peers" / f"{what}_run.py"),
                                     str(model_dir / "options.json"),
                                     str(model_dir / "weights.hdf5"), str(sentence_file),
                                     str(args.batch_size), str(args.threads)], timeout=3600)
