@@ -2,8 +2,8 @@
 
     python examples/finetune_scalar_mix.py [--model NAME] [--train 800] [--test 400]
 
-Model: ``ElmoLayer`` (frozen biLM, trainable scalar mix: 3 weights + gamma) -> masked mean
-over tokens -> dropout -> Linear. Baseline: the same model with the mix frozen at the equal
+Model: ``ElmoLayer`` (frozen biLM, trainable scalar mix: the 3 layer weights) -> masked mean
+over tokens -> batch norm -> dropout -> Linear. Baseline: the same model with the mix frozen at the equal
 "average" weights (only the Linear layer trains). Both see the same data, epochs and seed;
 the script prints test accuracy / macro-F1 of both and the learned layer weights.
 Data: data/eval/finefoods/{train,test}.csv (scripts/fetch_eval_data.py).
@@ -30,6 +30,12 @@ class ElmoClassifier(nn.Module):
         super().__init__()
         self.elmo = ElmoLayer(elmo, num_output_representations=1, dropout=0.0,
                               scalar_mix_parameters=None if train_mix else [0.0, 0.0, 0.0])
+        # standardise the pooled vector (sentence vectors differ little from each other; the
+        # scikit-learn pipelines use StandardScaler for the same reason)
+        self.norm = nn.BatchNorm1d(self.elmo.output_dim, affine=False)
+        # ... which makes the mix's overall scale gamma redundant; a drifting gamma would also
+        # leave batch norm's running statistics behind. Train the 3 layer weights only.
+        self.elmo.scalar_mixes[0].gamma.requires_grad_(False)
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(self.elmo.output_dim, num_classes)
 
@@ -37,7 +43,7 @@ class ElmoClassifier(nn.Module):
         res = self.elmo(batch)
         rep, mask = res["elmo_representations"][0], res["mask"].unsqueeze(-1).float()
         pooled = (rep * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # (B, D)
-        return self.out(self.dropout(pooled))
+        return self.out(self.dropout(self.norm(pooled)))
 
 
 def run(model: ElmoClassifier, train, test, classes, epochs: int, lr: float, seed: int):
