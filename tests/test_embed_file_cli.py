@@ -67,7 +67,7 @@ def test_failure_midway_leaves_no_output(tiny_elmo, input_file, tmp_path, monkey
     out = tmp_path / "out.hdf5"
     out.write_bytes(b"previous result")
 
-    def boom(sentences, batch_size=64):
+    def boom(sentences, batch_size=64, **kwargs):
         yield tiny_elmo.embed_sentence(next(iter(sentences)))
         raise RuntimeError("disk on fire")
 

@@ -237,19 +237,37 @@ class Elmo:
         ]
 
     def embed_sentences(
-        self, sentences: Iterable[Sentence], batch_size: int = 64
+        self, sentences: Iterable[Sentence], batch_size: int = 64, bucket_batches: int = 1
     ) -> Iterator[np.ndarray]:
-        """Lazily embed any number of sentences, ``batch_size`` at a time, in input order."""
+        """Lazily embed any number of sentences, ``batch_size`` at a time, in input order.
+
+        ``bucket_batches`` > 1 (stateless only): read that many batches ahead and batch them by
+        length, yielding in input order (a stateless sentence's vectors do not depend on its
+        batch); similar lengths keep every time step's matrix products full (faster)."""
         if batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
+        window = batch_size * (1 if self.stateful else max(1, bucket_batches))
         chunk: list[Sentence] = []
         for sentence in sentences:
             chunk.append(sentence)
-            if len(chunk) == batch_size:
-                yield from self.embed_batch(chunk)
+            if len(chunk) == window:
+                yield from self._embed_window(chunk, batch_size)
                 chunk = []
         if chunk:
+            yield from self._embed_window(chunk, batch_size)
+
+    def _embed_window(self, chunk: list[Sentence], batch_size: int) -> Iterator[np.ndarray]:
+        if len(chunk) <= batch_size:
             yield from self.embed_batch(chunk)
+            return
+        tokens = [as_tokens(s, f"sentence {i}") for i, s in enumerate(chunk)]
+        order = sorted(range(len(tokens)), key=lambda i: len(tokens[i]))
+        results: list[np.ndarray | None] = [None] * len(tokens)
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            for row, vectors in zip(rows, self.embed_batch([tokens[r] for r in rows]), strict=True):
+                results[row] = vectors
+        yield from results
 
     def embed_file(
         self,

@@ -126,7 +126,8 @@ def write_embeddings_hdf5(
             h5py.File(tmp, "w") as out,
             tqdm(total=n_tokens, unit="tok", unit_scale=True, disable=not progress) as bar,
         ):
-            embedded = elmo.embed_sentences(token_lists(), batch_size=batch_size)
+            # length bucketing over 4 batches (stateless; output order unchanged)
+            embedded = elmo.embed_sentences(token_lists(), batch_size=batch_size, bucket_batches=4)
             for index, layers in enumerate(embedded):
                 key = str(index)
                 data = select_output(layers, output_format).astype(np.float32, copy=False)
