@@ -98,10 +98,11 @@ def worker(args) -> None:
 
     torch.set_num_threads(args.threads)
     sentences = [line.split() for line in open(args.sentence_file, encoding="utf-8")]
+    mode, _, bucketed = args.worker.partition("+")  # "exact+bucketed": embed_sentences(...)
     elmo = Elmo.from_hdf5(args.model_dir / "options.json", args.model_dir / "weights.hdf5",
-                          mode=args.worker)
+                          mode=mode)
     result: dict = {}
-    if args.worker != "reference" and args.check:
+    if mode != "reference" and args.check:
         # agreement with the parity path (BiLM.forward) on the first sentences
         check = sentences[: args.check]
         reference = Elmo(elmo.bilm, mode="reference").embed_batch(check)
@@ -117,10 +118,14 @@ def worker(args) -> None:
     tokens = 0
     start = time.perf_counter()
     cpu_start = time.process_time()
-    for i in range(0, len(sentences), args.batch_size):
-        batch = sentences[i : i + args.batch_size]
-        elmo.embed_batch(batch)
-        tokens += sum(len(s) for s in batch)
+    if bucketed:  # length bucketing over 4 batches, results in input order
+        for vectors in elmo.embed_sentences(sentences, args.batch_size, bucket_batches=4):
+            tokens += vectors.shape[1]
+    else:  # batches of 64 in file order, like the peers
+        for i in range(0, len(sentences), args.batch_size):
+            batch = sentences[i : i + args.batch_size]
+            elmo.embed_batch(batch)
+            tokens += sum(len(s) for s in batch)
     result.update(tokens=tokens, seconds=time.perf_counter() - start,
                   cpu_seconds=time.process_time() - cpu_start, peak_rss_mb=peak_rss_mb())
     if elmo.engine is not None:
@@ -180,7 +185,9 @@ def run_json(command: list[str], timeout: float) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="small,original")
-    parser.add_argument("--modes", default="exact,fast", help=f"of {', '.join(MODES)}")
+    parser.add_argument("--modes", default="exact,fast,exact+bucketed,fast+bucketed",
+                        help=f"of {', '.join(MODES)}; MODE+bucketed: embed_sentences with length "
+                             "bucketing over 4 batches instead of file-order batches")
     parser.add_argument("--sentences", type=int, default=256, help="sentences per run")
     parser.add_argument("--sentence-file", type=Path, default=DEFAULT_SENTENCES)
     parser.add_argument("--batch-size", type=int, default=64)
@@ -196,7 +203,7 @@ def main() -> None:
     parser.add_argument("--stream", type=int, default=0,
                         help="instead: embed_file over this many sentences with --modes[0] on "
                              "--sizes[0], reporting resident memory early and late")
-    parser.add_argument("--worker", choices=MODES, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--model-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -269,14 +276,14 @@ def main() -> None:
 
 
 def print_table(rows: list[dict]) -> None:
-    header = (f"{'size':<9}{'implementation':<18}{'tokens/s':>9}{'% fp32 ceil':>12}"
+    header = (f"{'size':<9}{'implementation':<25}{'tokens/s':>9}{'% fp32 ceil':>12}"
               f"{'vs peer':>8}{'peak RSS MB':>12}{'cache hit':>10}{'max |diff|':>11}"
               f"{'min cos':>9}{'GEMM fp32/bf16':>16}{'load':>6}")
     print(header)
     print("-" * len(header))
     for row in rows:
         if "error" in row:
-            print(f"{row['size']:<9}{row['impl']:<18} failed: {row['error']}")
+            print(f"{row['size']:<9}{row['impl']:<25} failed: {row['error']}")
             continue
         peers = [r["tokens_per_s"] for r in rows
                  if r["size"] == row["size"] and "tokens_per_s" in r
@@ -286,7 +293,7 @@ def print_table(rows: list[dict]) -> None:
         diff = f"{row['max_abs_diff']:.1e}" if "max_abs_diff" in row else "-"
         cos = f"{row['min_layer_cosine']:.5f}" if "min_layer_cosine" in row else "-"
         gemm = f"{row['gemm_fp32']:.0f}/{row['gemm_bf16']:.0f}"
-        print(f"{row['size']:<9}{row['impl']:<18}{row['tokens_per_s']:>9.0f}"
+        print(f"{row['size']:<9}{row['impl']:<25}{row['tokens_per_s']:>9.0f}"
               f"{row['pct_ceiling']:>11.0f}%{ratio:>8}{row['peak_rss_mb']:>12.0f}{hit:>10}"
               f"{diff:>11}{cos:>9}{gemm:>16}{row['load']:>6.1f}")
     if rows and "ceiling_fp32" in rows[-1]:
