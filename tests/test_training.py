@@ -344,7 +344,9 @@ def test_torchrun_two_processes_agree(tmp_path, corpus, vocab_file):
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
                "2", "-m", "elmokit.cli", "train", "--corpus", str(corpus), "--vocab",
                str(vocab_file), "--config", "tiny", "--out", str(out), "--max-steps", "4",
-               "--batch-size", "4", "--unroll", "5", "--threads", "1", "--no-progress"]  # fmt: skip
+               "--batch-size", "4", "--unroll", "5", "--threads", "1", "--no-progress",
+               # a checkpoint at almost every step: the ranks must agree on when (collectives)
+               "--checkpoint-minutes", "0.0001"]  # fmt: skip
     env = {**__import__("os").environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-3000:]

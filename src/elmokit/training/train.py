@@ -252,12 +252,17 @@ def train(cfg: TrainConfig) -> dict:
                 reason = "max_minutes"
             elif stop_reason:
                 reason = stop_reason[0]
-            if world > 1:
-                flag = torch.tensor([reason is not None], dtype=torch.int32)
-                dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-                reason = reason or ("peer" if flag.item() else None)
+            checkpoint_due = now - last_ckpt >= 60 * cfg.checkpoint_minutes
+            if world > 1:  # every rank must take the same decisions (collectives follow)
+                flags = torch.tensor([reason is not None, checkpoint_due], dtype=torch.int32)
+                dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+                reason = reason or ("peer" if flags[0].item() else None)
+                checkpoint_due = bool(flags[1].item())
             if reason:
                 break
+            if checkpoint_due and step > 0:
+                save_checkpoint()
+                last_ckpt = time.time()
             try:
                 batch = next(stream).to(device)
             except StopIteration:
@@ -303,9 +308,6 @@ def train(cfg: TrainConfig) -> dict:
                     bar.set_postfix(loss=f"{mean:.3f}", ppl=f"{row['ppl']:.1f}")
                 window_loss, window_n, window_dir = 0.0, 0, torch.zeros(2)
                 window_start = time.time()
-            if time.time() - last_ckpt >= 60 * cfg.checkpoint_minutes:
-                save_checkpoint()
-                last_ckpt = time.time()
     finally:
         torch.set_num_threads(threads_before)
         for s, handler in previous.items():
