@@ -169,6 +169,8 @@ def stream_worker(args) -> None:
     print(json.dumps({"sentences": summary.sentences, "tokens": summary.tokens,
                       "seconds": summary.seconds, "rss_mb_first_10pct": max(samples[:k]),
                       "rss_mb_last_10pct": max(samples[-k:]), "peak_rss_mb": peak_rss_mb(),
+                      "rss_mb_by_decile": [round(max(samples[i : i + k])) for i in
+                                           range(0, len(samples), k)],
                       "cache_hit_rate": elmo.engine.cache.hit_rate if elmo.engine else None}))
 
 

@@ -20,6 +20,7 @@ Same model, same numbers as ``BiLM.forward`` (the parity path), less work:
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import OrderedDict
 
@@ -211,6 +212,27 @@ class _Cell:
         return out.float()
 
 
+_MALLOPT_DONE = False
+
+
+def _return_large_buffers_to_the_os() -> None:
+    """glibc raises its mmap threshold (up to 32 MB) each time a large block is freed, after
+    which the engine's varying-size gate buffers come from the heap and fragment it: resident
+    memory then creeps up batch after batch (measured: +330 MB over 1,000 sentences with the
+    original model). A fixed 1 MB threshold keeps large buffers mmapped, so a stream's memory
+    stays flat. Process-wide and harmless elsewhere; a no-op off glibc."""
+    global _MALLOPT_DONE
+    if _MALLOPT_DONE or not sys.platform.startswith("linux"):
+        return
+    _MALLOPT_DONE = True
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD = -3
+    except (OSError, AttributeError):
+        pass
+
+
 class InferenceEngine:
     """Token lists -> :class:`~elmokit.modules.bilm.BiLMOutput`, like
     ``bilm(*batch_to_ids(batch), state)`` but faster (see the module docstring)."""
@@ -223,6 +245,7 @@ class InferenceEngine:
         self.bilm = bilm
         self.mode = mode
         self.parallel = parallel
+        _return_large_buffers_to_the_os()
         self.cache = WordCache(cache_size)
         self._cells: list[tuple[_Cell, _Cell]] | None = None
         self._versions: tuple[int, ...] | None = None
