@@ -190,3 +190,22 @@ def test_warm_start_state_is_fixed_and_batch_independent(tiny_elmo):
     _check_stateless(elmo, SENTENCES, atol=1e-5)
     elmo.set_warm_state(None)
     np.testing.assert_allclose(elmo.embed_batch(SENTENCES)[2], cold[2], atol=1e-6)
+
+
+def test_load_warm_start_follows_model_default(tiny_elmo, tmp_path):
+    import json
+
+    from elmokit import ModelNotFoundError
+
+    model_dir = tiny_elmo.save(tmp_path / "m")
+    with pytest.raises(ModelNotFoundError, match="warm start needs a burn_in.txt"):
+        Elmo.load(model_dir, warm_start=True)
+    (model_dir / "burn_in.txt").write_text("Some burn-in text .\nAnd more of it .\n")
+    cold = Elmo.load(model_dir).embed_sentence(SENTENCES[0])
+    warm = Elmo.load(model_dir, warm_start=True).embed_sentence(SENTENCES[0])
+    assert not np.allclose(cold[2], warm[2], atol=1e-3)
+    (model_dir / "elmokit.json").write_text(json.dumps({"warm_start": True}))
+    np.testing.assert_allclose(Elmo.load(model_dir).embed_sentence(SENTENCES[0]), warm, atol=1e-6)
+    np.testing.assert_allclose(
+        Elmo.load(model_dir, warm_start=False).embed_sentence(SENTENCES[0]), cold, atol=1e-6
+    )

@@ -12,6 +12,7 @@ final state into the next ``embed_batch`` call, as AllenNLP and bilm-tf do.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -22,7 +23,7 @@ import torch
 from elmokit import hub
 from elmokit.characters import batch_to_ids
 from elmokit.config import ElmoConfig
-from elmokit.errors import InputError
+from elmokit.errors import InputError, ModelNotFoundError
 from elmokit.modules.bilm import BiLM, LstmState
 from elmokit.tokenize import tokenize
 from elmokit.weights import load_weights, save_weights
@@ -94,13 +95,30 @@ class Elmo:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def load(cls, name_or_dir: str | os.PathLike | None = None, **kwargs) -> Elmo:
+    def load(
+        cls, name_or_dir: str | os.PathLike | None = None, warm_start: bool | None = None, **kwargs
+    ) -> Elmo:
         """A bundled model name (``"en-small"``), a known download, or a directory with
-        ``options.json`` + ``weights.hdf5``. ``None`` means the default bundled model."""
+        ``options.json`` + ``weights.hdf5``. ``None`` means the default bundled model.
+
+        ``warm_start``: start every sentence from the state left after reading the model's
+        ``burn_in.txt`` (see :meth:`set_warm_state`); ``None`` follows the model's own default
+        (``"warm_start"`` in its ``elmokit.json``), off when it has none.
+        """
         name = str(name_or_dir) if name_or_dir is not None else hub.default_model()
         options_file, weight_file = hub.resolve(name)
         kwargs.setdefault("name", name)
-        return cls.from_hdf5(options_file, weight_file, **kwargs)
+        elmo = cls.from_hdf5(options_file, weight_file, **kwargs)
+        model_dir = Path(options_file).parent
+        if warm_start is None:
+            meta = model_dir / "elmokit.json"
+            warm_start = meta.is_file() and bool(json.loads(meta.read_text()).get("warm_start"))
+        if warm_start:
+            burn_in = model_dir / "burn_in.txt"
+            if not burn_in.is_file():
+                raise ModelNotFoundError(f"{model_dir}: warm start needs a burn_in.txt")
+            elmo.set_warm_state(burn_in.read_text(encoding="utf-8").splitlines())
+        return elmo
 
     @classmethod
     def from_hdf5(
