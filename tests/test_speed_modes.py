@@ -126,6 +126,56 @@ def test_engine_single_thread_path(reference):
     torch.testing.assert_close(ours, theirs, atol=1e-6, rtol=0)
 
 
+def test_final_state_false_skips_only_the_dropped_steps(reference):
+    """Stateless embedding skips each stack's last step (</S> forward, <S> backward): every
+    position a caller keeps is unchanged, the dropped ones are 0, and no state is returned."""
+    engine = InferenceEngine(reference.bilm)
+    batch = [SENTENCES[0], SENTENCES[1], SENTENCES[2], SENTENCES[6]]
+    full, short = engine(batch), engine(batch, final_state=False)
+    assert full.state is not None and short.state is None
+    P = reference.config.lstm.projection_dim
+    for row, sentence in enumerate(batch):
+        n = len(sentence)
+        # words and the boundaries' other direction: unchanged (up to float32 rounding: the
+        # per-step GEMMs have other row counts)
+        torch.testing.assert_close(short.layers[:, row, 1 : n + 1], full.layers[:, row, 1 : n + 1],
+                                   atol=1e-6, rtol=0)  # fmt: skip
+        torch.testing.assert_close(short.layers[1:, row, 0, :P], full.layers[1:, row, 0, :P],
+                                   atol=1e-6, rtol=0)  # fmt: skip
+        torch.testing.assert_close(short.layers[1:, row, n + 1, P:], full.layers[1:, row, n + 1, P:],
+                                   atol=1e-6, rtol=0)  # fmt: skip
+        # the skipped steps: forward at </S>, backward at <S>
+        assert not short.layers[1:, row, n + 1, :P].any() and not short.layers[1:, row, 0, P:].any()
+        assert full.layers[1:, row, n + 1, :P].any()
+
+
+def test_engine_keeps_weight_values_and_saved_bytes(reference, tmp_path):
+    """The exact engine stores LSTM weights column-major (faster small-row GEMMs): the values,
+    the parity path and the saved HDF5 stay the same."""
+    import h5py
+
+    elmo = Elmo.random(moderate_config(), seed=5, mode="reference")
+    before = {k: v.clone() for k, v in elmo.bilm.state_dict().items()}
+    elmo.save(tmp_path / "before")
+    expected = elmo.embed_batch(SENTENCES)
+    exact = Elmo(elmo.bilm, mode="exact")
+    exact.embed_batch(SENTENCES)
+    weight = elmo.bilm.lstm.forward_layers[0].state_linear.weight
+    assert weight.t().is_contiguous()  # re-laid out in place, not copied
+    for key, value in elmo.bilm.state_dict().items():
+        torch.testing.assert_close(value, before[key], atol=0, rtol=0)
+    for ours, theirs in zip(elmo.embed_batch(SENTENCES), expected, strict=True):
+        np.testing.assert_allclose(ours, theirs, atol=1e-6, rtol=0)
+    elmo.save(tmp_path / "after")
+    with h5py.File(tmp_path / "before" / "weights.hdf5") as a, \
+            h5py.File(tmp_path / "after" / "weights.hdf5") as b:  # fmt: skip
+        keys = []
+        a.visititems(lambda name, obj: keys.append(name) if isinstance(obj, h5py.Dataset) else None)
+        assert keys
+        for key in keys:
+            np.testing.assert_array_equal(a[key][()], b[key][()])
+
+
 def test_bad_mode_is_an_error(reference):
     with pytest.raises(Exception, match="mode"):
         Elmo(reference.bilm, mode="turbo")

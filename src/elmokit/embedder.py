@@ -198,7 +198,8 @@ class Elmo:
         """Token lists -> BiLMOutput over ``<S> tokens </S>`` (boundaries still in)."""
         state = self._batch_state(len(batch)) if self.stateful else self._start_state(len(batch))
         if self.engine is not None:
-            out = self.engine(batch, state)
+            # stateless: skip the steps whose outputs and state are dropped
+            out = self.engine(batch, state, final_state=self.stateful)
         else:
             ids, lengths = batch_to_ids(batch, self.config.char_cnn.max_characters_per_token)
             char_ids = torch.from_numpy(ids).to(self.device)

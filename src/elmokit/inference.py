@@ -114,6 +114,30 @@ class WordCache:
         self._table[slots] = vectors
 
 
+class _Workspace:
+    """Reusable buffers of one LSTM stack (one thread): a fresh 32 MB gates block per call costs
+    page faults and a slower GEMM (measured: ~15% on the input projection)."""
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, torch.Tensor] = {}
+
+    def get(self, name: str, rows: int, cols: int, dtype: torch.dtype) -> torch.Tensor:
+        buf = self._buffers.get(name)
+        if buf is None or buf.size(0) < rows or buf.size(1) != cols or buf.dtype != dtype:
+            buf = torch.empty(rows, cols, dtype=dtype)
+            self._buffers[name] = buf
+        return buf[:rows]
+
+
+def _column_major(param: torch.nn.Parameter) -> None:
+    """Store an (out, in) weight column-major, so that ``weight.t()`` is a contiguous (in, out)
+    matrix: MKL's small-row GEMMs run ~15-25% faster on it than on the transposed view (measured
+    on the original model's 16384 x 512 and 512 x 4096 weights). Same values, same memory; the
+    module (and the parity path's ``F.linear``) sees the same tensor."""
+    if param.dim() == 2 and not param.t().is_contiguous():
+        param.data = param.data.t().contiguous().t()
+
+
 class _Cell:
     """One direction of one layer, as inference-only tensors (views of the module's weights in
     exact mode; bfloat16 copies of the three GEMM weights in fast mode)."""
@@ -123,23 +147,35 @@ class _Cell:
         self.cell_clip, self.proj_clip = cell.cell_clip, cell.proj_clip
         weights = (cell.input_linear.weight, cell.state_linear.weight, cell.state_projection.weight)
         if dtype == torch.float32:
-            # (out, in) -> (in, out) transposed views: BLAS reads them without a copy
+            for weight in weights:
+                _column_major(weight)
+            # (out, in) -> (in, out): contiguous views, no copy
             self.w_in, self.w_h, self.w_p = (w.detach().t() for w in weights)
         else:
             self.w_in, self.w_h, self.w_p = (w.detach().t().contiguous().to(dtype) for w in weights)
-        self.bias = (cell.input_linear.bias + cell._bias_offset).detach().float()
+        self.bias = (cell.input_linear.bias + cell._bias_offset).detach().to(dtype)
         self.dtype = dtype
 
     def run(
-        self, x: torch.Tensor, batch_sizes: list[int], h: torch.Tensor, c: torch.Tensor
+        self,
+        x: torch.Tensor,
+        batch_sizes: list[int],
+        h: torch.Tensor,
+        c: torch.Tensor,
+        work: _Workspace,
     ) -> torch.Tensor:
         """x (N, in) packed by time step (rows of step t = the first batch_sizes[t] sequences);
-        h (B, P) and c (B, C) are updated in place to each row's final state -> (N, P) packed."""
-        if self.dtype != torch.float32:
-            return self._run_low(x, batch_sizes, h, c)
-        C = self.cell_size
-        out = torch.empty(x.size(0), self.projection_size, dtype=torch.float32)
-        hidden = torch.empty(batch_sizes[0] if batch_sizes else 0, C, dtype=torch.float32)
+        h (B, P) and c (B, C) are updated in place to each row's final state -> (N, P) packed.
+
+        GEMMs, gates and outputs run in ``self.dtype``; the cell state ``c`` stays fp32.
+        """
+        C, dtype = self.cell_size, self.dtype
+        out = torch.empty(x.size(0), self.projection_size, dtype=dtype)
+        if not batch_sizes:
+            return out.float()
+        hidden = work.get("hidden", batch_sizes[0], C, dtype)
+        block = work.get("gates", max(_BLOCK_ROWS, batch_sizes[0]), 4 * C, dtype)
+        h_run, x = h.to(dtype), x.to(dtype)  # no copies in fp32
         start, t = 0, 0
         while t < len(batch_sizes):
             # one GEMM for the input projection of a block of time steps
@@ -147,12 +183,12 @@ class _Cell:
             while stop_t < len(batch_sizes) and (rows == 0 or rows + batch_sizes[stop_t] <= _BLOCK_ROWS):
                 rows += batch_sizes[stop_t]
                 stop_t += 1
-            gates_x = torch.addmm(self.bias, x[start : start + rows], self.w_in)  # (rows, 4C)
+            gates_x = torch.addmm(self.bias, x[start : start + rows], self.w_in, out=block[:rows])
             offset = 0
             for step in range(t, stop_t):
                 n = batch_sizes[step]
                 # (n, 4C), TF order i, j, f, o
-                gates = gates_x[offset : offset + n].addmm_(h[:n], self.w_h)
+                gates = gates_x[offset : offset + n].addmm_(h_run[:n], self.w_h)
                 i = gates[:, :C].sigmoid_()
                 j = gates[:, C : 2 * C].tanh_()
                 f = gates[:, 2 * C : 3 * C].sigmoid_()
@@ -165,50 +201,12 @@ class _Cell:
                 h_t = torch.mm(hid, self.w_p, out=out[start + offset : start + offset + n])
                 if self.proj_clip:
                     h_t.clamp_(-self.proj_clip, self.proj_clip)
-                h[:n] = h_t
+                h_run[:n] = h_t
                 offset += n
             start += rows
             t = stop_t
-        return out
-
-
-    def _run_low(
-        self, x: torch.Tensor, batch_sizes: list[int], h: torch.Tensor, c: torch.Tensor
-    ) -> torch.Tensor:
-        """:meth:`run` with bf16 GEMMs *and* bf16 gates / outputs (fp32 cell state)."""
-        C, low = self.cell_size, self.dtype
-        out = torch.empty(x.size(0), self.projection_size, dtype=low)
-        hidden = torch.empty(batch_sizes[0] if batch_sizes else 0, C, dtype=low)
-        h_low = h.to(low)
-        x_low = x.to(low)
-        bias = self.bias.to(low)
-        start, t = 0, 0
-        while t < len(batch_sizes):
-            stop_t, rows = t, 0
-            while stop_t < len(batch_sizes) and (rows == 0 or rows + batch_sizes[stop_t] <= _BLOCK_ROWS):
-                rows += batch_sizes[stop_t]
-                stop_t += 1
-            gates_x = torch.addmm(bias, x_low[start : start + rows], self.w_in)  # (rows, 4C)
-            offset = 0
-            for step in range(t, stop_t):
-                n = batch_sizes[step]
-                gates = gates_x[offset : offset + n].addmm_(h_low[:n], self.w_h)  # (n, 4C)
-                i = gates[:, :C].sigmoid_()
-                j = gates[:, C : 2 * C].tanh_()
-                f = gates[:, 2 * C : 3 * C].sigmoid_()
-                o = gates[:, 3 * C :].sigmoid_()
-                c_t = c[:n].mul_(f).addcmul_(i, j)  # fp32; rows past n keep their final state
-                if self.cell_clip:
-                    c_t.clamp_(-self.cell_clip, self.cell_clip)
-                hid = torch.tanh(c_t, out=hidden[:n]).mul_(o)  # (n, C) bf16
-                h_t = torch.mm(hid, self.w_p, out=out[start + offset : start + offset + n])
-                if self.proj_clip:
-                    h_t.clamp_(-self.proj_clip, self.proj_clip)
-                h_low[:n] = h_t
-                offset += n
-            start += rows
-            t = stop_t
-        h.copy_(h_low)
+        if h_run is not h:
+            h.copy_(h_run)
         return out.float()
 
 
@@ -247,6 +245,8 @@ class InferenceEngine:
         self.parallel = parallel
         _return_large_buffers_to_the_os()
         self.cache = WordCache(cache_size)
+        self._workspaces = (_Workspace(), _Workspace())  # forward stack, backward stack
+        self._lock = threading.Lock()  # one call at a time: the cache and buffers are shared
         self._cells: list[tuple[_Cell, _Cell]] | None = None
         self._versions: tuple[int, ...] | None = None
 
@@ -268,7 +268,7 @@ class InferenceEngine:
             for k in range(lstm.config.n_layers)
         ]
         self.cache.clear()
-        self._versions = versions
+        self._versions = self._weight_versions()  # after _Cell: it may re-lay weights out
 
     # ------------------------------------------------------------------ char side
     def _encode(self, words: list[str]) -> torch.Tensor:
@@ -301,8 +301,21 @@ class InferenceEngine:
         return cnn.projection(token).float()  # (N, P)
 
     # ------------------------------------------------------------------ forward
+    def __call__(
+        self, batch: list[list[str]], state: LstmState | None = None, final_state: bool = True
+    ) -> BiLMOutput:
+        """``final_state=False`` is for callers that drop the boundary positions and the state
+        (stateless embedding): the forward stack then stops before each sentence's ``</S>``
+        and the backward stack before its ``<S>``, whose outputs are discarded anyway (one
+        step of ~len + 2 fewer per sentence); those outputs are left at 0 and ``state`` is
+        None. Every other position is unchanged."""
+        with self._lock:
+            return self._forward(batch, state, final_state)
+
     @torch.inference_mode()
-    def __call__(self, batch: list[list[str]], state: LstmState | None = None) -> BiLMOutput:
+    def _forward(
+        self, batch: list[list[str]], state: LstmState | None, final_state: bool
+    ) -> BiLMOutput:
         self._prepare()
         config = self.bilm.config
         P = config.lstm.projection_dim
@@ -323,9 +336,10 @@ class InferenceEngine:
 
         # pack by time step, longest sentence first
         order = np.argsort(-lengths, kind="stable")
-        sorted_lengths = lengths[order]
+        # steps each stack runs: all positions, or all but the last one (see __call__)
+        sorted_steps = lengths[order] - (0 if final_state else 1)
         steps = np.arange(T)
-        active = steps[:, None] < sorted_lengths[None, :]  # (T, B) in sorted row order
+        active = steps[:, None] < sorted_steps[None, :]  # (T, B) in sorted row order
         batch_sizes = active.sum(1).tolist()
         step_of, rank_of = np.nonzero(active)  # packed row -> (t, sorted rank)
         row_of = order[rank_of]
@@ -352,9 +366,12 @@ class InferenceEngine:
                 if threads:
                     torch.set_num_threads(threads)
                 columns = slice(0, P) if direction == 0 else slice(P, 2 * P)
+                work = self._workspaces[direction]
                 with torch.inference_mode():  # thread-local: set again on the worker
                     for k, cells in enumerate(self._cells):
-                        y = cells[direction].run(x, batch_sizes, h0[k, direction], c0[k, direction])
+                        y = cells[direction].run(
+                            x, batch_sizes, h0[k, direction], c0[k, direction], work
+                        )
                         if k > 0 and skip:
                             y.add_(x)
                         layers[k + 1, :, columns].index_copy_(0, index, y)
@@ -388,5 +405,5 @@ class InferenceEngine:
             layers=layers.view(-1, B, T, 2 * P),
             mask=mask,
             token_embedding=tokens.view(B, T, P),
-            state=LstmState(h0[:, :, restore], c0[:, :, restore]),
+            state=LstmState(h0[:, :, restore], c0[:, :, restore]) if final_state else None,
         )

@@ -44,7 +44,7 @@ class BiLMOutput:
     layers: torch.Tensor
     mask: torch.Tensor
     token_embedding: torch.Tensor
-    state: LstmState
+    state: LstmState | None  # None when not asked for (InferenceEngine, final_state=False)
 
 
 class BiLM(nn.Module):
