@@ -130,14 +130,25 @@ def stream_worker(args) -> None:
     from elmokit import Elmo
 
     torch.set_num_threads(args.threads)
-    elmo = Elmo.from_hdf5(args.model_dir / "options.json", args.model_dir / "weights.hdf5",
-                          mode=args.worker)
-    lines = args.sentence_file.read_text(encoding="utf-8").splitlines()
+    if args.model:
+        elmo = Elmo.load(args.model, mode=args.worker)
+    else:
+        elmo = Elmo.from_hdf5(args.model_dir / "options.json", args.model_dir / "weights.hdf5",
+                              mode=args.worker)
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "in.txt"
+        written = 0
         with source.open("w", encoding="utf-8") as handle:
-            for i in range(args.stream):
-                handle.write(lines[i % len(lines)] + "\n")
+            while written < args.stream:  # the first --stream lines, cycling a short file
+                with args.sentence_file.open(encoding="utf-8") as lines:
+                    for line in lines:
+                        if written == args.stream:
+                            break
+                        if line.strip():
+                            handle.write(line)
+                            written += 1
+                if written == 0:
+                    raise SystemExit(f"{args.sentence_file}: no sentences")
         samples: list[float] = []
         done = threading.Event()
 
@@ -153,8 +164,14 @@ def stream_worker(args) -> None:
                                   batch_size=args.batch_size, progress=False)
         done.set()
         sampler.join()
+        output_gb = (Path(tmp) / "out.hdf5").stat().st_size / 2**30
+        import h5py
+
+        with h5py.File(Path(tmp) / "out.hdf5", "r") as out:
+            distinct = len(json.loads(out["sentence_to_index"][0]))
     k = max(1, len(samples) // 10)
     print(json.dumps({"sentences": summary.sentences, "tokens": summary.tokens,
+                      "distinct_sentences": distinct, "output_gb": round(output_gb, 2),
                       "seconds": summary.seconds, "rss_mb_first_10pct": max(samples[:k]),
                       "rss_mb_last_10pct": max(samples[-k:]), "peak_rss_mb": peak_rss_mb(),
                       "rss_mb_by_decile": [round(max(samples[i : i + k])) for i in
@@ -193,6 +210,9 @@ def main() -> None:
     parser.add_argument("--stream", type=int, default=0,
                         help="instead: embed_file over this many sentences with --modes[0] on "
                              "--sizes[0], reporting resident memory early and late")
+    parser.add_argument("--model", help="with --stream: a bundled / known model name (e.g. "
+                        "en-small) instead of a random model of --sizes[0]; --sentence-file's "
+                        "first --stream lines are used (cycled if fewer)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--model-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -213,13 +233,16 @@ def main() -> None:
           f"batch {args.batch_size}")
     if args.stream:
         with tempfile.TemporaryDirectory(prefix="elmokit-speed-") as tmp:
-            size = args.sizes.split(",")[0]
+            size = args.model or args.sizes.split(",")[0]
             model_dir = Path(tmp) / size
-            well_conditioned_random(ElmoConfig.from_options(options[size])).save(model_dir)
+            model = ["--model", args.model] if args.model else []
+            if not args.model:
+                well_conditioned_random(ElmoConfig.from_options(options[size])).save(model_dir)
             res = run_json([sys.executable, __file__, "--worker", modes[0], "--model-dir",
                             str(model_dir), "--sentence-file", str(args.sentence_file),
                             "--batch-size", str(args.batch_size), "--threads",
-                            str(args.threads), "--stream", str(args.stream)], timeout=36000)
+                            str(args.threads), "--stream", str(args.stream), *model],
+                           timeout=36000)
         print(f"embed_file, {size} model, mode {modes[0]}: {json.dumps(res)}")
         return
     rows = []

@@ -118,3 +118,34 @@ def test_cli_end_to_end_subprocess(tmp_path):
     ok = subprocess.run(cmd + ["--skip-empty"], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert "wrote 3 sentences (3 tokens)" in ok.stdout
+
+
+def test_sentence_index_matches_a_dict_and_survives_hash_collisions(tmp_path):
+    from elmokit.output import SentenceIndex
+
+    texts = ["a b", 'say "hi"', "naïve café", "a b", "tab\there", "x", "naïve café", "a b", ""]
+    expected: dict[str, str] = {}
+    for key, text in enumerate(texts):
+        expected[text] = str(key)  # what a dict assignment (AllenNLP) gives: the last line wins
+    index = SentenceIndex(tmp_path, capacity=2)  # grows past its first capacity
+    for text in texts:
+        index.add(text)
+    assert len(index) == len(texts)
+    assert json.loads(index.to_json()) == expected
+    # every hash equal (a worst-case collision): texts still decide, nothing merges
+    index._hashes[: len(texts)] = 7
+    assert json.loads(index.to_json()) == expected
+    index.close()
+    assert list(tmp_path.iterdir()) == []  # the spool file had no name
+
+
+def test_embed_file_index_keeps_duplicates_last(tiny_elmo, tmp_path):
+    lines = ["a b", "c", "a b", "d e f", "c"] * 30
+    path = tmp_path / "dups.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tiny_elmo.embed_file(path, tmp_path / "out.hdf5", output_format="top", batch_size=7)
+    with h5py.File(tmp_path / "out.hdf5", "r") as f:
+        assert len(f.keys()) == len(lines) + 1
+        assert json.loads(f["sentence_to_index"][0]) == {
+            "a b": "147", "c": "149", "d e f": "148"
+        }

@@ -2,14 +2,18 @@
 
 Layout: one float32 dataset per input line, named by its 0-based line index as a string,
 shape (3, n, D) for ``all`` or (n, D) for ``top`` / ``average``; plus ``sentence_to_index``,
-a 1-element string dataset holding a JSON object {sentence text: key}.
+a 1-element string dataset holding a JSON object {sentence text: key} (a repeated sentence maps
+to its last line, as in AllenNLP).
 
 The input is checked completely (UTF-8, empty lines) before any work, and the output is
-written to a temporary file next to the target and renamed only when complete.
+written to a temporary file next to the target and renamed only when complete. Memory stays
+flat however long the file: sentences stream through in windows, and ``sentence_to_index`` is
+spooled to an unnamed temporary file and assembled only at the end (see :class:`SentenceIndex`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -20,6 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from elmokit.embedder import OUTPUT_FORMATS, select_output
 from elmokit.errors import InputError
@@ -48,6 +54,66 @@ class EmbedFileSummary:
             f"one dataset {shape} per line, D={self.dim}, format {self.output_format!r}, "
             f"{self.seconds:.2f}s, {self.tokens_per_second:.0f} tokens/s"
         )
+
+
+class SentenceIndex:
+    """``sentence_to_index`` for a stream of any length, without a dict of every sentence.
+
+    Each sentence's JSON-escaped text goes to an unnamed temporary file (one line each) and an
+    8-byte hash of it to a numpy array (8 bytes per sentence in memory). :meth:`to_json` keeps,
+    for every text, its last line (a dict assignment's result, AllenNLP's semantics): hashes
+    that occur more than once are resolved by comparing the texts themselves, so a hash
+    collision cannot merge two sentences.
+    """
+
+    def __init__(self, directory: Path, capacity: int = 1024) -> None:
+        self._file = tempfile.TemporaryFile(dir=directory)  # deleted when closed
+        self._hashes = np.empty(max(1, capacity), dtype=np.uint64)
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def add(self, text: str) -> None:
+        """Record ``text`` as the sentence of the next key (0, 1, 2, ...)."""
+        if self._count == len(self._hashes):
+            self._hashes = np.resize(self._hashes, 2 * len(self._hashes))
+        digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
+        self._hashes[self._count] = int.from_bytes(digest, "little")
+        self._count += 1
+        self._file.write(json.dumps(text).encode("ascii") + b"\n")  # escapes newlines
+
+    def to_json(self) -> bytes:
+        """The JSON object {sentence: key}, in line order of each sentence's last occurrence."""
+        n = self._count
+        hashes = self._hashes[:n]
+        unique, first_from_end, counts = np.unique(
+            hashes[::-1], return_index=True, return_counts=True
+        )
+        keep = np.zeros(n, dtype=bool)
+        keep[n - 1 - first_from_end] = True
+        repeated = np.isin(hashes, unique[counts > 1])
+        self._file.flush()
+        if repeated.any():  # duplicates (or a collision): decide by the text itself
+            last: dict[bytes, int] = {}
+            self._file.seek(0)
+            for index, line in enumerate(self._file):
+                if repeated[index]:
+                    last[line] = index
+            keep[repeated] = False
+            keep[list(last.values())] = True
+        self._file.seek(0)
+        out = bytearray(b"{")
+        for index, line in enumerate(self._file):
+            if keep[index]:
+                if len(out) > 1:
+                    out += b", "
+                out += line[:-1] + b': "' + str(index).encode("ascii") + b'"'
+        out += b"}"
+        return bytes(out)
+
+    def close(self) -> None:
+        self._file.close()
 
 
 def scan_lines(path: Path, skip_empty: bool = False) -> tuple[int, int]:
@@ -96,7 +162,6 @@ def write_embeddings_hdf5(
     progress: bool | None = None,
 ) -> EmbedFileSummary:
     import h5py
-    import numpy as np
     from tqdm import tqdm
 
     if output_format not in OUTPUT_FORMATS:
@@ -113,7 +178,7 @@ def write_embeddings_hdf5(
     if progress is None:
         progress = sys.stderr.isatty()
     start = time.perf_counter()
-    sentence_to_index: dict[str, str] = {}
+    sentence_to_index = SentenceIndex(output_path.parent, capacity=n_lines)
     texts: deque[str] = deque()  # read but not yet written (streams: memory stays flat)
 
     def token_lists() -> Iterator[list[str]]:
@@ -132,14 +197,16 @@ def write_embeddings_hdf5(
                 key = str(index)
                 data = select_output(layers, output_format).astype(np.float32, copy=False)
                 out.create_dataset(key, data=data)
-                sentence_to_index[texts.popleft()] = key
+                sentence_to_index.add(texts.popleft())
                 bar.update(layers.shape[1])
             dataset = out.create_dataset("sentence_to_index", (1,), dtype=h5py.string_dtype())
-            dataset[0] = json.dumps(sentence_to_index)
+            dataset[0] = sentence_to_index.to_json()
         os.replace(tmp, output_path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        sentence_to_index.close()
     return EmbedFileSummary(
         output_path, n_lines, n_tokens, time.perf_counter() - start, output_format, elmo.dim
     )
