@@ -359,3 +359,19 @@ def test_torchrun_two_processes_agree(tmp_path, corpus, vocab_file):
     assert len(ckpt["ranks"]) == 2 and ckpt["ranks"][0]["data"] != ckpt["ranks"][1]["data"]
     before = LanguageModel(resolve_config("tiny"), 43)
     assert ckpt["model"]["softmax_w"].shape == before.softmax_w.shape
+
+
+def test_perplexity_of_a_bundled_model_by_name(tmp_path):
+    """`elmokit perplexity en-small`: the bundled model (with its vocab + softmax) by name; a
+    bundled model without a vocabulary, or an unknown name, is a one-line error."""
+    text = tmp_path / "text.txt"
+    text.write_text("The president spoke to the nation .\nThe cat sat on the mat .\n")
+    result = CliRunner().invoke(main, ["perplexity", "en-small", "--corpus", str(text)])
+    assert result.exit_code == 0, result.output
+    ppl = json.loads(result.output)
+    assert ppl["tokens"] == 14 + 2  # words + each sentence's boundary target
+    assert 1 < ppl["forward"] < 5000 and 1 < ppl["backward"] < 5000
+    result = CliRunner().invoke(main, ["perplexity", "allennlp-tiny", "--corpus", str(text)])
+    assert result.exit_code == 1 and "allennlp-tiny: no vocab.txt" in result.output
+    result = CliRunner().invoke(main, ["perplexity", "no-such-model", "--corpus", str(text)])
+    assert result.exit_code == 1 and "'no-such-model'" in result.output

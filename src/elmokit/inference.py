@@ -163,9 +163,12 @@ class _Cell:
         h: torch.Tensor,
         c: torch.Tensor,
         work: _Workspace,
+        zero_start: bool = False,
     ) -> torch.Tensor:
         """x (N, in) packed by time step (rows of step t = the first batch_sizes[t] sequences);
         h (B, P) and c (B, C) are updated in place to each row's final state -> (N, P) packed.
+        ``zero_start``: the caller promises h == 0, so the first step's recurrent GEMM (a
+        product with zeros) is skipped.
 
         GEMMs, gates and outputs run in ``self.dtype``; the cell state ``c`` stays fp32.
         """
@@ -188,7 +191,9 @@ class _Cell:
             for step in range(t, stop_t):
                 n = batch_sizes[step]
                 # (n, 4C), TF order i, j, f, o
-                gates = gates_x[offset : offset + n].addmm_(h_run[:n], self.w_h)
+                gates = gates_x[offset : offset + n]
+                if step or not zero_start:
+                    gates.addmm_(h_run[:n], self.w_h)
                 i = gates[:, :C].sigmoid_()
                 j = gates[:, C : 2 * C].tanh_()
                 f = gates[:, 2 * C : 3 * C].sigmoid_()
@@ -370,7 +375,8 @@ class InferenceEngine:
                 with torch.inference_mode():  # thread-local: set again on the worker
                     for k, cells in enumerate(self._cells):
                         y = cells[direction].run(
-                            x, batch_sizes, h0[k, direction], c0[k, direction], work
+                            x, batch_sizes, h0[k, direction], c0[k, direction], work,
+                            zero_start=state is None,
                         )
                         if k > 0 and skip:
                             y.add_(x)

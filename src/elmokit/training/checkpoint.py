@@ -98,6 +98,11 @@ def load_pretrained(
     from elmokit.weights import load_weights
 
     source = Path(source)
+    if not source.exists():  # a bundled (or known, downloaded) model's name, e.g. en-small
+        from elmokit import hub
+
+        options_path, _ = hub.resolve(str(source))
+        source = options_path.parent
     if source.suffix in (".hdf5", ".h5") and source.is_file():  # a weight file: its directory
         source = source.parent
     if source.is_file() or (source / CHECKPOINT_NAME).is_file():

@@ -94,7 +94,8 @@ def train(corpus, vocab_file, config, out, init_from, max_tokens, epochs, max_st
 @_tokenizer
 def perplexity(model, corpus, batch_size, unroll, device, tokenizer):
     """Forward, backward and mean perplexity (full softmax) of MODEL (a checkpoint, a training
-    directory, or an exported model directory with vocab.txt + softmax.hdf5) on CORPUS."""
+    directory, an exported model directory with vocab.txt + softmax.hdf5, or a bundled model's
+    name such as en-small) on CORPUS."""
     from elmokit.training.checkpoint import load_pretrained
     from elmokit.training.evaluate import perplexity as run
 
