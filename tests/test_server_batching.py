@@ -45,6 +45,14 @@ async def _busy(batcher: MicroBatcher, model: Recorder) -> asyncio.Task:
     return task
 
 
+async def _until(condition, seconds: float = 10.0) -> None:
+    """Wait until ``condition()`` holds (a loaded machine may take longer than any fixed sleep)."""
+    deadline = time.perf_counter() + seconds
+    while not condition():
+        assert time.perf_counter() < deadline, "condition not reached"
+        await asyncio.sleep(0.005)
+
+
 def test_concurrent_requests_share_a_batch_and_get_their_own_rows() -> None:
     async def main() -> None:
         model = Recorder()
@@ -55,8 +63,7 @@ def test_concurrent_requests_share_a_batch_and_get_their_own_rows() -> None:
             asyncio.create_task(batcher.submit([sentence(i, i + 1), sentence(100 + i)]))
             for i in range(1, 9)
         ]
-        await asyncio.sleep(0.05)
-        assert batcher.depth == 8
+        await _until(lambda: batcher.depth == 8)
         model.gate.set()
         results = await asyncio.gather(*tasks)
         await first
@@ -76,7 +83,7 @@ def test_token_budget_splits_batches() -> None:
         await batcher.start()
         first = await _busy(batcher, model)
         tasks = [asyncio.create_task(batcher.submit([sentence(*range(4))])) for _ in range(5)]
-        await asyncio.sleep(0.05)
+        await _until(lambda: batcher.depth == 5)
         model.gate.set()
         await asyncio.gather(first, *tasks)
         await batcher.stop()
@@ -105,7 +112,7 @@ def test_queue_is_bounded_and_timeouts_drop_requests() -> None:
         await batcher.start()
         first = await _busy(batcher, model)
         waiting = [asyncio.create_task(batcher.submit([sentence(1)])) for _ in range(2)]
-        await asyncio.sleep(0.01)
+        await _until(lambda: batcher.depth == 2)
         with pytest.raises(QueueFullError):
             await batcher.submit([sentence(2)])
         with pytest.raises(RequestTimeoutError):
@@ -148,7 +155,7 @@ def test_stop_fails_waiting_requests_and_refuses_new_ones() -> None:
         await batcher.start()
         first = await _busy(batcher, model)
         waiting = asyncio.create_task(batcher.submit([sentence(1)]))
-        await asyncio.sleep(0.01)
+        await _until(lambda: batcher.depth == 1)
         await batcher.stop()
         model.gate.set()
         for task in (first, waiting):
