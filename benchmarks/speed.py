@@ -73,7 +73,32 @@ def gemm_rate(threads: int, dtype: str = "float32", seconds: float = 0.6) -> flo
 
 
 def peak_rss_mb() -> float:
+    """Peak resident set (VmHWM) since the process started or :func:`reset_peak_rss`."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return float("nan")
+
+
+def reset_peak_rss() -> None:
+    """Start VmHWM again from the current resident set (Linux: ``clear_refs`` 5)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+    except OSError:
+        pass
 
 
 # ---------------------------------------------------------------------------- worker
@@ -87,9 +112,12 @@ def worker(args) -> None:
     torch.set_num_threads(args.threads)
     sentences = [line.split() for line in open(args.sentence_file, encoding="utf-8")]
     mode, _, bucketed = args.worker.partition("+")  # "exact+bucketed": embed_sentences(...)
+    rss_start = rss_mb()
     elmo = Elmo.from_hdf5(args.model_dir / "options.json", args.model_dir / "weights.hdf5",
                           mode=mode)
-    result: dict = {}
+    weights = sum(p.numel() * p.element_size() for p in elmo.bilm.parameters()) / 2**20
+    result: dict = {"rss_start_mb": rss_start, "weights_mb": weights,
+                    "rss_loaded_mb": rss_mb()}
     if mode != "reference" and args.check:
         # agreement with the parity path (BiLM.forward) on the first sentences
         check = sentences[: args.check]
@@ -103,6 +131,7 @@ def worker(args) -> None:
         result["max_abs_diff"] = max(diffs)
         result["min_layer_cosine"] = float(np.mean(cosines, axis=0).min())
         elmo.engine.cache.clear()
+    reset_peak_rss()  # the peak of the timed run only (not of the parity check above)
     tokens = 0
     start = time.perf_counter()
     cpu_start = time.process_time()
@@ -312,6 +341,14 @@ def print_table(rows: list[dict]) -> None:
     if rows and "ceiling_fp32" in rows[-1]:
         print("% fp32 ceiling: tokens/s over (fp32 GEMM GFLOP/s measured just before the run) / "
               "(2 x multiply-adds per token, char CNN + LSTM).")
+    memory = [r for r in rows if "rss_loaded_mb" in r]
+    if memory:
+        print("memory (MB): process before loading / + weights (parameter bytes) -> after "
+              "loading / peak while embedding")
+        for row in memory:
+            print(f"  {row['size']:<9}{row['impl']:<25}{row['rss_start_mb']:>6.0f} + "
+                  f"{row['weights_mb']:>5.0f} -> {row['rss_loaded_mb']:>6.0f} / "
+                  f"{row['peak_rss_mb']:>6.0f}")
 
 
 if __name__ == "__main__":

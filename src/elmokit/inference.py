@@ -8,7 +8,12 @@ Same model, same numbers as ``BiLM.forward`` (the parity path), less work:
 - **packed recurrence**: sentences are sorted longest first and packed time step by time step
   (like ``PackedSequence``), so every GEMM touches real tokens only; each direction's input
   projection is one GEMM per block of time steps; the per-step gate math is done in place in
-  preallocated buffers.
+  buffers reused across calls.
+- **GEMM-friendly weights**: the LSTM weights are stored column-major (same tensors, same
+  memory), so every product reads a contiguous (in, out) matrix.
+- **no wasted steps**: from a zero state the first step's recurrent product is skipped, and a
+  stateless caller (``final_state=False``) skips each stack's last step, whose output lands on
+  a boundary token that is dropped anyway.
 - ``mode="exact"``: fp32 throughout (within ~1e-6 of the parity path).
   ``mode="fast"``: the LSTM runs in bfloat16 (GEMMs on AMX / AVX512-BF16 on recent x86 CPUs, gates
   and outputs rounded to bf16) with an fp32 cell state; the char CNN stays fp32.
