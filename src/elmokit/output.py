@@ -67,6 +67,7 @@ class SentenceIndex:
     """
 
     def __init__(self, directory: Path, capacity: int = 1024) -> None:
+        self._directory = directory
         self._file = tempfile.TemporaryFile(dir=directory)  # deleted when closed
         self._hashes = np.empty(max(1, capacity), dtype=np.uint64)
         self._count = 0
@@ -102,15 +103,18 @@ class SentenceIndex:
                     last[line] = index
             keep[repeated] = False
             keep[list(last.values())] = True
+        # assembled in a second spool file: in memory only once, at its final size
         self._file.seek(0)
-        out = bytearray(b"{")
-        for index, line in enumerate(self._file):
-            if keep[index]:
-                if len(out) > 1:
-                    out += b", "
-                out += line[:-1] + b': "' + str(index).encode("ascii") + b'"'
-        out += b"}"
-        return bytes(out)
+        with tempfile.TemporaryFile(dir=self._directory) as out:
+            out.write(b"{")
+            separator = b""
+            for index, line in enumerate(self._file):
+                if keep[index]:
+                    out.write(separator + line[:-1] + b': "' + str(index).encode("ascii") + b'"')
+                    separator = b", "
+            out.write(b"}")
+            out.seek(0)
+            return out.read()
 
     def close(self) -> None:
         self._file.close()
