@@ -135,8 +135,9 @@ def worker(args) -> None:
     tokens = 0
     start = time.perf_counter()
     cpu_start = time.process_time()
-    if bucketed:  # length bucketing over 4 batches, results in input order
-        for vectors in elmo.embed_sentences(sentences, args.batch_size, bucket_batches=4):
+    if bucketed:  # length bucketing over --bucket-batches batches, results in input order
+        for vectors in elmo.embed_sentences(sentences, args.batch_size,
+                                            bucket_batches=args.bucket_batches):
             tokens += vectors.shape[1]
     else:  # batches of 64 in file order, like the peers
         for i in range(0, len(sentences), args.batch_size):
@@ -223,11 +224,13 @@ def main() -> None:
     parser.add_argument("--sizes", default="small,original")
     parser.add_argument("--modes", default="exact,fast,exact+bucketed,fast+bucketed",
                         help=f"of {', '.join(MODES)}; MODE+bucketed: embed_sentences with length "
-                             "bucketing over 4 batches instead of file-order batches")
+                             "bucketing over --bucket-batches batches instead of file-order batches")
     parser.add_argument("--sentences", type=int, default=256, help="sentences per run")
     parser.add_argument("--sentence-file", type=Path, default=DEFAULT_SENTENCES)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--bucket-batches", type=int, default=8,
+                        help="+bucketed modes: batches read ahead (embed_file's default)")
     parser.add_argument("--check", type=int, default=16,
                         help="sentences compared with the parity path (0: skip)")
     parser.add_argument("--peers-python", default=os.environ.get("ELMOKIT_PEERS_PYTHON"),
@@ -259,7 +262,7 @@ def main() -> None:
           f"torch {torch.__version__}, {args.threads} threads; load average "
           f"{os.getloadavg()[0]:.1f} at start")
     print(f"{len(lines)} sentences, {sum(len(x.split()) for x in lines)} tokens, "
-          f"batch {args.batch_size}")
+          f"batch {args.batch_size}, +bucketed: {args.bucket_batches} batches read ahead")
     if args.stream:
         with tempfile.TemporaryDirectory(prefix="elmokit-speed-") as tmp:
             size = args.model or args.sizes.split(",")[0]
@@ -302,7 +305,8 @@ def main() -> None:
                     res = run_json([sys.executable, __file__, "--worker", what, "--model-dir",
                                     str(model_dir), "--sentence-file", str(sentence_file),
                                     "--batch-size", str(args.batch_size), "--threads",
-                                    str(args.threads), "--check", str(args.check)], timeout=3600)
+                                    str(args.threads), "--check", str(args.check),
+                                    "--bucket-batches", str(args.bucket_batches)], timeout=3600)
                 res.update(size=size, impl=name, gemm_fp32=fp32, gemm_bf16=bf16, load=load)
                 if "tokens" in res:
                     res["tokens_per_s"] = res["tokens"] / res["seconds"]

@@ -149,3 +149,24 @@ def test_embed_file_index_keeps_duplicates_last(tiny_elmo, tmp_path):
         assert json.loads(f["sentence_to_index"][0]) == {
             "a b": "147", "c": "149", "d e f": "148"
         }
+
+
+def test_cli_bucket_batches_changes_speed_not_output(tmp_path):
+    """Length bucketing reorders the work, never the output: file order (--bucket-batches 1)
+    and the default read-ahead write the same datasets under the same keys."""
+    lines = [" ".join(f"w{j}" for j in range(1 + (i * 7) % 13)) for i in range(40)]
+    path = tmp_path / "varied.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    outputs = {}
+    for bucket in ("1", "8"):
+        out = tmp_path / f"b{bucket}.hdf5"
+        result = CliRunner().invoke(main, ["embed", str(path), str(out), "--options-file",
+                                           str(TINY_OPTIONS), "--weight-file", str(TINY_WEIGHTS),
+                                           "--batch-size", "3", "--bucket-batches", bucket])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        with h5py.File(out, "r") as f:
+            outputs[bucket] = {key: f[key][()] for key in f if key != "sentence_to_index"}
+    assert sorted(outputs["1"], key=int) == [str(i) for i in range(40)]
+    for key, value in outputs["1"].items():
+        assert value.shape == (3, len(lines[int(key)].split()), 32)
+        np.testing.assert_allclose(outputs["8"][key], value, atol=1e-6, rtol=0)

@@ -311,15 +311,18 @@ class Elmo:
         batch_size: int = 64,
         skip_empty: bool = False,
         progress: bool | None = None,
+        bucket_batches: int = 8,
     ):
         """Embed a file of one whitespace-tokenized sentence per line into HDF5, like
         ``allennlp elmo``: dataset ``str(line_index)`` of shape (3, n, D) ("all") or (n, D)
-        ("top", "average"), and ``sentence_to_index`` (JSON: sentence -> key). Returns an
-        :class:`~elmokit.output.EmbedFileSummary`."""
+        ("top", "average"), and ``sentence_to_index`` (JSON: sentence -> key). Sentences are
+        read ``bucket_batches`` batches ahead and batched by length (faster; 1 = file order);
+        the output is the same either way. Returns an :class:`~elmokit.output.EmbedFileSummary`."""
         from elmokit.output import write_embeddings_hdf5
 
         return write_embeddings_hdf5(
-            self, input_path, output_path, output_format, batch_size, skip_empty, progress
+            self, input_path, output_path, output_format, batch_size, skip_empty, progress,
+            bucket_batches,
         )
 
     def signatures(self, sentences: Sequence[Sentence]) -> dict[str, np.ndarray]:

@@ -164,6 +164,7 @@ def write_embeddings_hdf5(
     batch_size: int = 64,
     skip_empty: bool = False,
     progress: bool | None = None,
+    bucket_batches: int = 8,
 ) -> EmbedFileSummary:
     import h5py
     from tqdm import tqdm
@@ -195,8 +196,10 @@ def write_embeddings_hdf5(
             h5py.File(tmp, "w") as out,
             tqdm(total=n_tokens, unit="tok", unit_scale=True, disable=not progress) as bar,
         ):
-            # length bucketing over 4 batches (stateless; output order unchanged)
-            embedded = elmo.embed_sentences(token_lists(), batch_size=batch_size, bucket_batches=4)
+            # length bucketing over `bucket_batches` batches (stateless; output order unchanged):
+            # 8 x 64 sentences ahead measured ~5% faster than 4 with the original model
+            embedded = elmo.embed_sentences(token_lists(), batch_size=batch_size,
+                                            bucket_batches=bucket_batches)
             for index, layers in enumerate(embedded):
                 key = str(index)
                 data = select_output(layers, output_format).astype(np.float32, copy=False)

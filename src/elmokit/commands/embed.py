@@ -42,15 +42,19 @@ def model_options(command):
               show_default=True,
               help="exact: fp32, equal to the reference path; fast: bf16 LSTM matmuls "
                    "(cosine >= 0.99 to exact); reference: the plain BiLM.forward")
+@click.option("--bucket-batches", type=click.IntRange(min=1), default=8, show_default=True,
+              help="read this many batches ahead and batch them by length (faster; 1 = file "
+                   "order); the output is the same")
 @click.option("--progress/--no-progress", default=None, help="progress bar (default: on a terminal)")
 def embed(input_file, output_file, model, options_file, weight_file, output_format, batch_size,
-          skip_empty, device, mode, progress):
+          skip_empty, device, mode, bucket_batches, progress):
     """Embed INPUT (one whitespace-tokenized sentence per line) into the HDF5 file OUTPUT.
 
     One dataset per line keyed by its 0-based line index, plus `sentence_to_index` (JSON).
     """  # noqa: D301
     elmo = load_model(model, options_file, weight_file, device=device, mode=mode)
     summary = elmo.embed_file(input_file, output_file, output_format=output_format,
-                              batch_size=batch_size, skip_empty=skip_empty, progress=progress)
+                              batch_size=batch_size, skip_empty=skip_empty, progress=progress,
+                              bucket_batches=bucket_batches)
     click.echo(f"model {elmo.name}")
     click.echo(str(summary))
