@@ -29,7 +29,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_SENTENCES = HERE / "data" / "sotu_sentences.txt"
-MODES = ("reference", "exact", "fast")
+MODES = ("reference", "exact", "fast", "int8")
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -148,6 +148,7 @@ def worker(args) -> None:
                   cpu_seconds=time.process_time() - cpu_start, peak_rss_mb=peak_rss_mb())
     if elmo.engine is not None:
         result["cache_hit_rate"] = elmo.engine.cache.hit_rate
+        result["kind"] = elmo.engine.kind  # what the LSTM ran in: fp32 / bf16 / int8
     print(json.dumps(result))
 
 
@@ -322,14 +323,14 @@ def main() -> None:
 
 
 def print_table(rows: list[dict]) -> None:
-    header = (f"{'size':<9}{'implementation':<25}{'tokens/s':>9}{'% fp32 ceil':>12}"
+    header = (f"{'size':<9}{'implementation':<31}{'tokens/s':>9}{'% fp32 ceil':>12}"
               f"{'vs peer':>8}{'peak RSS MB':>12}{'cache hit':>10}{'max |diff|':>11}"
               f"{'min cos':>9}{'GEMM fp32/bf16':>16}{'load':>6}")
     print(header)
     print("-" * len(header))
     for row in rows:
         if "error" in row:
-            print(f"{row['size']:<9}{row['impl']:<25} failed: {row['error']}")
+            print(f"{row['size']:<9}{row['impl']:<31} failed: {row['error']}")
             continue
         peers = [r["tokens_per_s"] for r in rows
                  if r["size"] == row["size"] and "tokens_per_s" in r
@@ -339,7 +340,8 @@ def print_table(rows: list[dict]) -> None:
         diff = f"{row['max_abs_diff']:.1e}" if "max_abs_diff" in row else "-"
         cos = f"{row['min_layer_cosine']:.5f}" if "min_layer_cosine" in row else "-"
         gemm = f"{row['gemm_fp32']:.0f}/{row['gemm_bf16']:.0f}"
-        print(f"{row['size']:<9}{row['impl']:<25}{row['tokens_per_s']:>9.0f}"
+        impl = row["impl"] + (f" ({row['kind']})" if row.get("kind") not in (None, "fp32") else "")
+        print(f"{row['size']:<9}{impl:<31}{row['tokens_per_s']:>9.0f}"
               f"{row['pct_ceiling']:>11.0f}%{ratio:>8}{row['peak_rss_mb']:>12.0f}{hit:>10}"
               f"{diff:>11}{cos:>9}{gemm:>16}{row['load']:>6.1f}")
     if rows and "ceiling_fp32" in rows[-1]:

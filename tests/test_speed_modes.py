@@ -80,6 +80,46 @@ def test_fast_mode_cosine_bound(reference):
     assert min(means) >= 0.99, means
 
 
+def _layer_cosines(elmo: Elmo, reference: Elmo) -> list[float]:
+    layers = [[], [], []]
+    for ours, theirs in zip(elmo.embed_batch(SENTENCES), reference.embed_batch(SENTENCES),
+                            strict=True):  # fmt: skip
+        if ours.shape[1]:
+            for k, c in enumerate(cosine(ours, theirs)):
+                layers[k].append(c)
+    return [float(np.mean(c)) for c in layers]
+
+
+def test_int8_mode_cosine_bound(reference):
+    int8 = Elmo(reference.bilm, mode="int8")
+    means = _layer_cosines(int8, reference)
+    assert int8.engine.kind == "int8"
+    assert min(means) >= 0.99, means
+    assert min(means) < 1.0  # really quantized: not the fp32 path under another name
+
+
+def test_fast_mode_without_bf16_units_runs_int8(reference, monkeypatch):
+    import elmokit.inference as inference
+
+    monkeypatch.setattr(inference, "native_bf16", lambda: False)
+    fast = Elmo(reference.bilm, mode="fast")
+    means = _layer_cosines(fast, reference)
+    assert fast.engine.kind == "int8" and min(means) >= 0.99, means
+    monkeypatch.setattr(inference, "native_bf16", lambda: True)
+    fast = Elmo(reference.bilm, mode="fast")
+    fast.embed_batch(SENTENCES[:1])
+    assert fast.engine.kind == "bf16"
+
+
+def test_int8_mode_stateful_runs(reference):
+    int8 = Elmo(reference.bilm, mode="int8", stateful=True)
+    parity = Elmo(reference.bilm, mode="reference", stateful=True)
+    for batch in (SENTENCES[:3], SENTENCES[:3]):
+        for ours, theirs in zip(int8.embed_batch(batch), parity.embed_batch(batch), strict=True):
+            if ours.shape[1]:
+                assert cosine(ours, theirs).min() >= 0.98
+
+
 def test_results_do_not_depend_on_the_cache(reference):
     plain = Elmo(reference.bilm, mode="exact", cache_size=0)
     tiny = Elmo(reference.bilm, mode="exact", cache_size=3)  # constant eviction
@@ -181,7 +221,8 @@ def test_bad_mode_is_an_error(reference):
         Elmo(reference.bilm, mode="turbo")
 
 
-def test_cli_embed_mode_fast(tmp_path, reference):
+@pytest.mark.parametrize("mode", ["fast", "int8"])
+def test_cli_embed_mode_fast(tmp_path, reference, mode):
     import h5py
 
     from elmokit.cli import main
@@ -190,7 +231,7 @@ def test_cli_embed_mode_fast(tmp_path, reference):
     text = tmp_path / "in.txt"
     text.write_text("The cell divides .\nHi there\n", encoding="utf-8")
     result = CliRunner().invoke(main, [
-        "embed", str(text), str(tmp_path / "out.hdf5"), "--mode", "fast",
+        "embed", str(text), str(tmp_path / "out.hdf5"), "--mode", mode,
         "--options-file", str(model_dir / "options.json"),
         "--weight-file", str(model_dir / "weights.hdf5"),
     ])  # fmt: skip

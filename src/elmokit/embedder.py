@@ -83,8 +83,9 @@ class Elmo:
         self.bilm = bilm.to(self.device).eval()
         self.stateful = stateful
         self.name = name
-        # "exact" (fp32, = the parity path) and "fast" (bf16 LSTM GEMMs) run the CPU inference
-        # engine (word-type cache, packed recurrence); "reference" runs BiLM.forward as is.
+        # "exact" (fp32, = the parity path), "fast" (bf16 LSTM GEMMs, int8 on CPUs without
+        # bf16 units) and "int8" run the CPU inference engine (word-type cache, packed
+        # recurrence); "reference" runs BiLM.forward as is.
         self.mode = mode
         self.engine = (
             InferenceEngine(self.bilm, mode, cache_size)

@@ -16,7 +16,10 @@ Same model, same numbers as ``BiLM.forward`` (the parity path), less work:
   a boundary token that is dropped anyway.
 - ``mode="exact"``: fp32 throughout (within ~1e-6 of the parity path).
   ``mode="fast"``: the LSTM runs in bfloat16 (GEMMs on AMX / AVX512-BF16 on recent x86 CPUs, gates
-  and outputs rounded to bf16) with an fp32 cell state; the char CNN stays fp32.
+  and outputs rounded to bf16) with an fp32 cell state; the char CNN stays fp32. On a CPU
+  without bf16 matrix units (where bf16 is emulated, slower than fp32) it runs as "int8".
+  ``mode="int8"``: the LSTM's three products use int8 weights (per output channel) and
+  dynamically quantized activations (fbgemm / oneDNN), fp32 everywhere else.
 
 >>> engine = InferenceEngine(bilm, mode="exact")
 >>> out = engine([["The", "cat"], ["Hi"]])      # BiLMOutput, as bilm(char_ids, lengths)
@@ -36,7 +39,38 @@ from elmokit.characters import BOS_TOKEN, EOS_TOKEN, _token_ids
 from elmokit.modules.bilm import BiLM, BiLMOutput, LstmState
 from elmokit.modules.lstm import LstmCellWithProjection
 
-MODES = ("exact", "fast", "reference")
+MODES = ("exact", "fast", "int8", "reference")
+
+
+def native_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 in hardware (AVX512-BF16 / AMX); without it, bf16
+    GEMMs are emulated and slower than fp32."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def fast_kind() -> str:
+    """What ``mode="fast"`` runs the LSTM in here: "bf16" where the CPU has bf16 matrix units,
+    else "int8" (dynamically quantized products, fbgemm/oneDNN on AVX2/AVX-512/VNNI)."""
+    return "bf16" if native_bf16() else "int8"
+
+
+def _prepack_int8(weight: torch.Tensor, bias: torch.Tensor | None = None):
+    """(out, in) fp32 weight -> a packed int8 weight for ``quantized.linear_dynamic``:
+    symmetric per-output-channel scales; activations are quantized per call (per tensor)."""
+    import warnings
+
+    w = weight.detach().float().contiguous()
+    scales = (w.abs().amax(1).clamp_min(1e-12) / 127).double()
+    zero = torch.zeros(w.size(0), dtype=torch.long)
+    with warnings.catch_warnings():  # torch >= 2.10 flags quantized tensors as deprecated
+        warnings.simplefilter("ignore", UserWarning)
+        qweight = torch.quantize_per_channel(w, scales, zero, 0, torch.qint8)
+    return torch.ops.quantized.linear_prepack(
+        qweight, None if bias is None else bias.detach().float().contiguous()
+    )
 
 # rows of packed time steps per input-projection GEMM (bounds the (rows, 4C) gates buffer)
 _BLOCK_ROWS = 512
@@ -144,22 +178,47 @@ def _column_major(param: torch.nn.Parameter) -> None:
 
 
 class _Cell:
-    """One direction of one layer, as inference-only tensors (views of the module's weights in
-    exact mode; bfloat16 copies of the three GEMM weights in fast mode)."""
+    """One direction of one layer, as inference-only tensors: ``kind`` "fp32" (views of the
+    module's weights), "bf16" (bfloat16 copies of the three GEMM weights) or "int8" (packed
+    int8 copies, products by ``quantized.linear_dynamic``)."""
 
-    def __init__(self, cell: LstmCellWithProjection, dtype: torch.dtype) -> None:
+    def __init__(self, cell: LstmCellWithProjection, kind: str = "fp32") -> None:
         self.cell_size, self.projection_size = cell.cell_size, cell.projection_size
         self.cell_clip, self.proj_clip = cell.cell_clip, cell.proj_clip
         weights = (cell.input_linear.weight, cell.state_linear.weight, cell.state_projection.weight)
-        if dtype == torch.float32:
+        bias = (cell.input_linear.bias + cell._bias_offset).detach()
+        self.kind = kind
+        self.dtype = torch.bfloat16 if kind == "bf16" else torch.float32
+        if kind == "int8":
+            self.q_in = _prepack_int8(weights[0], bias)  # bias added by the product
+            self.q_h, self.q_p = _prepack_int8(weights[1]), _prepack_int8(weights[2])
+        elif kind == "fp32":
             for weight in weights:
                 _column_major(weight)
             # (out, in) -> (in, out): contiguous views, no copy
             self.w_in, self.w_h, self.w_p = (w.detach().t() for w in weights)
         else:
-            self.w_in, self.w_h, self.w_p = (w.detach().t().contiguous().to(dtype) for w in weights)
-        self.bias = (cell.input_linear.bias + cell._bias_offset).detach().to(dtype)
-        self.dtype = dtype
+            self.w_in, self.w_h, self.w_p = (
+                w.detach().t().contiguous().to(self.dtype) for w in weights
+            )
+        self.bias = bias.to(self.dtype)
+
+    # the three products of a step, into preallocated outputs
+    def _input_product(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        if self.kind == "int8":
+            return out.copy_(torch.ops.quantized.linear_dynamic(x, self.q_in))
+        return torch.addmm(self.bias, x, self.w_in, out=out)
+
+    def _add_recurrent(self, h: torch.Tensor, gates: torch.Tensor) -> None:
+        if self.kind == "int8":
+            gates.add_(torch.ops.quantized.linear_dynamic(h, self.q_h))
+        else:
+            gates.addmm_(h, self.w_h)
+
+    def _project(self, hidden: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        if self.kind == "int8":
+            return out.copy_(torch.ops.quantized.linear_dynamic(hidden, self.q_p))
+        return torch.mm(hidden, self.w_p, out=out)
 
     def run(
         self,
@@ -191,14 +250,14 @@ class _Cell:
             while stop_t < len(batch_sizes) and (rows == 0 or rows + batch_sizes[stop_t] <= _BLOCK_ROWS):
                 rows += batch_sizes[stop_t]
                 stop_t += 1
-            gates_x = torch.addmm(self.bias, x[start : start + rows], self.w_in, out=block[:rows])
+            gates_x = self._input_product(x[start : start + rows], block[:rows])
             offset = 0
             for step in range(t, stop_t):
                 n = batch_sizes[step]
                 # (n, 4C), TF order i, j, f, o
                 gates = gates_x[offset : offset + n]
                 if step or not zero_start:
-                    gates.addmm_(h_run[:n], self.w_h)
+                    self._add_recurrent(h_run[:n], gates)
                 i = gates[:, :C].sigmoid_()
                 j = gates[:, C : 2 * C].tanh_()
                 f = gates[:, 2 * C : 3 * C].sigmoid_()
@@ -208,7 +267,7 @@ class _Cell:
                     c_t.clamp_(-self.cell_clip, self.cell_clip)
                 hid = torch.tanh(c_t, out=hidden[:n]).mul_(o)  # (n, C)
                 # (n, C) -> (n, P)
-                h_t = torch.mm(hid, self.w_p, out=out[start + offset : start + offset + n])
+                h_t = self._project(hid, out[start + offset : start + offset + n])
                 if self.proj_clip:
                     h_t.clamp_(-self.proj_clip, self.proj_clip)
                 h_run[:n] = h_t
@@ -252,6 +311,7 @@ class InferenceEngine:
             raise ValueError(f"mode {mode!r} is not one of {', '.join(MODES)}")
         self.bilm = bilm
         self.mode = mode
+        self.kind: str | None = None  # "fp32", "bf16" or "int8" once prepared
         self.parallel = parallel
         _return_large_buffers_to_the_os()
         self.cache = WordCache(cache_size)
@@ -271,10 +331,11 @@ class InferenceEngine:
         versions = self._weight_versions()
         if versions == self._versions:
             return
-        dtype = torch.bfloat16 if self.mode == "fast" else torch.float32
+        kind = {"fast": fast_kind(), "int8": "int8"}.get(self.mode, "fp32")
+        self.kind = kind
         lstm = self.bilm.lstm
         self._cells = [
-            (_Cell(lstm.forward_layers[k], dtype), _Cell(lstm.backward_layers[k], dtype))
+            (_Cell(lstm.forward_layers[k], kind), _Cell(lstm.backward_layers[k], kind))
             for k in range(lstm.config.n_layers)
         ]
         self.cache.clear()

@@ -38,10 +38,11 @@ def model_options(command):
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--skip-empty", is_flag=True, help="write an empty (3, 0, D) entry for blank lines")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ...")
-@click.option("--mode", type=click.Choice(["exact", "fast", "reference"]), default="exact",
+@click.option("--mode", type=click.Choice(["exact", "fast", "int8", "reference"]), default="exact",
               show_default=True,
-              help="exact: fp32, equal to the reference path; fast: bf16 LSTM matmuls "
-                   "(cosine >= 0.99 to exact); reference: the plain BiLM.forward")
+              help="exact: fp32, equal to the reference path; fast: bf16 LSTM matmuls where "
+                   "the CPU has bf16 units, else int8 (cosine >= 0.99 to exact); int8: int8 "
+                   "LSTM matmuls; reference: the plain BiLM.forward")
 @click.option("--bucket-batches", type=click.IntRange(min=1), default=8, show_default=True,
               help="read this many batches ahead and batch them by length (faster; 1 = file "
                    "order); the output is the same")

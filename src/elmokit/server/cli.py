@@ -13,9 +13,10 @@ from elmokit.server.settings import SETTINGS_ENV, ServerSettings
 @click.option("--model", default=None, help="Model name or directory (default: bundled model).")
 @click.option(
     "--mode",
-    type=click.Choice(["exact", "fast", "reference"]),
+    type=click.Choice(["exact", "fast", "int8", "reference"]),
     default=None,
-    help="Inference mode of elmokit.Elmo (fast: bf16 LSTM; default: exact).",
+    help="Inference mode of elmokit.Elmo (fast: bf16 LSTM, int8 without bf16 units; "
+    "int8: int8 LSTM; default: exact).",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))

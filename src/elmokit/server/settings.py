@@ -21,7 +21,7 @@ class ServerSettings:
         Limits answer 413 (body) or 422 (texts / tokens); a full queue answers 503 with
         ``Retry-After``; a request that is not answered within ``request_timeout_s`` answers 504.
         ``max_batch_requests=1`` turns micro-batching off (one request per forward pass). ``mode``
-    is passed to :class:`elmokit.Elmo` ("exact", "fast", "reference"; None: its default).
+    is passed to :class:`elmokit.Elmo` ("exact", "fast", "int8", "reference"; None: its default).
     """
 
     model: str | None = None
