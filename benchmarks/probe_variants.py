@@ -4,7 +4,8 @@ the downstream probes? Runs ``elmokit evaluate``'s tasks on one model in several
     python benchmarks/probe_variants.py --model en-small --json out/probe_variants.json
 
 Variants: ``exact`` (zero start state), ``exact+warm`` (every sentence starts from the state
-left after reading the model's ``burn_in.txt``, still stateless), ``fast`` (bf16 LSTM).
+left after reading the model's ``burn_in.txt``, still stateless), ``fast`` (bf16 LSTM; int8 on
+CPUs without bf16 units), ``int8`` (int8 LSTM products).
 Needs ``data/eval`` (``make eval-data``).
 """
 
@@ -30,7 +31,7 @@ def main() -> None:
     burn_in_path = hub.resolve(args.model)[0].parent / "burn_in.txt"
     reports = {}
     for variant in args.variants.split(","):
-        mode = "fast" if variant.startswith("fast") else "exact"
+        mode = variant.split("+")[0]
         elmo = Elmo.load(args.model, mode=mode, warm_start=False)
         if variant.endswith("+warm"):
             elmo.set_warm_state(burn_in_path.read_text(encoding="utf-8").splitlines())
