@@ -193,7 +193,9 @@ def write_embeddings_hdf5(
 
     try:
         with (
-            h5py.File(tmp, "w") as out,
+            # new-style groups (HDF5 >= 1.8): with one dataset per line, the default old-style
+            # group kept growing in memory (+75 MB over 600k datasets; flat with these)
+            h5py.File(tmp, "w", libver=("v108", "latest")) as out,
             tqdm(total=n_tokens, unit="tok", unit_scale=True, disable=not progress) as bar,
         ):
             # length bucketing over `bucket_batches` batches (stateless; output order unchanged):
