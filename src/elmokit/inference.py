@@ -234,7 +234,8 @@ class _Cell:
         ``zero_start``: the caller promises h == 0, so the first step's recurrent GEMM (a
         product with zeros) is skipped.
 
-        GEMMs, gates and outputs run in ``self.dtype``; the cell state ``c`` stays fp32.
+        GEMMs, gates and outputs run in ``self.dtype`` (int8: the products are quantized, all
+        else fp32); the cell state ``c`` stays fp32.
         """
         C, dtype = self.cell_size, self.dtype
         out = torch.empty(x.size(0), self.projection_size, dtype=dtype)
