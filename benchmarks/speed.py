@@ -184,15 +184,14 @@ def stream_worker(args) -> None:
         done = threading.Event()
 
         def sample() -> None:
-            with open("/proc/self/statm") as statm:
-                while not done.wait(0.5):
-                    statm.seek(0)
-                    samples.append(int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20)
+            while not done.wait(0.5):
+                samples.append(rss_mb())
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         summary = elmo.embed_file(source, Path(tmp) / "out.hdf5", output_format="top",
-                                  batch_size=args.batch_size, progress=False)
+                                  batch_size=args.batch_size, progress=False,
+                                  bucket_batches=args.bucket_batches)
         done.set()
         sampler.join()
         output_gb = (Path(tmp) / "out.hdf5").stat().st_size / 2**30
@@ -274,7 +273,8 @@ def main() -> None:
             res = run_json([sys.executable, __file__, "--worker", modes[0], "--model-dir",
                             str(model_dir), "--sentence-file", str(args.sentence_file),
                             "--batch-size", str(args.batch_size), "--threads",
-                            str(args.threads), "--stream", str(args.stream), *model],
+                            str(args.threads), "--stream", str(args.stream),
+                            "--bucket-batches", str(args.bucket_batches), *model],
                            timeout=36000)
         print(f"embed_file, {size} model, mode {modes[0]}: {json.dumps(res)}")
         return
@@ -352,7 +352,7 @@ def print_table(rows: list[dict]) -> None:
         print("memory (MB): process before loading / + weights (parameter bytes) -> after "
               "loading / peak while embedding")
         for row in memory:
-            print(f"  {row['size']:<9}{row['impl']:<25}{row['rss_start_mb']:>6.0f} + "
+            print(f"  {row['size']:<9}{row['impl']:<31}{row['rss_start_mb']:>6.0f} + "
                   f"{row['weights_mb']:>5.0f} -> {row['rss_loaded_mb']:>6.0f} / "
                   f"{row['peak_rss_mb']:>6.0f}")
 
