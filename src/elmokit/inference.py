@@ -192,7 +192,8 @@ class _Cell:
         if kind == "int8":
             self.q_in = _prepack_int8(weights[0], bias)  # bias added by the product
             self.q_h, self.q_p = _prepack_int8(weights[1]), _prepack_int8(weights[2])
-        elif kind == "fp32":
+            return
+        if kind == "fp32":
             for weight in weights:
                 _column_major(weight)
             # (out, in) -> (in, out): contiguous views, no copy
@@ -332,7 +333,7 @@ class InferenceEngine:
         versions = self._weight_versions()
         if versions == self._versions:
             return
-        kind = {"fast": fast_kind(), "int8": "int8"}.get(self.mode, "fp32")
+        kind = fast_kind() if self.mode == "fast" else "int8" if self.mode == "int8" else "fp32"
         self.kind = kind
         lstm = self.bilm.lstm
         self._cells = [
