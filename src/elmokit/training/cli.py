@@ -41,7 +41,7 @@ def vocab(corpus, output, min_count, max_size, tokenizer):
 @click.option("--corpus", multiple=True, required=True, help="training files (glob), repeatable")
 @click.option("--vocab", "vocab_file", required=True, type=click.Path())
 @click.option("--config", default="tiny", show_default=True,
-              help="tiny | cpu-small | small | medium | original | FILE.json")  # fmt: skip
+              help="tiny | cpu-small | cpu-medium | small | medium | original | FILE.json")  # fmt: skip
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @click.option("--init-from", default=None, help="checkpoint or model dir to fine-tune")
 @click.option("--max-tokens", type=int, default=None)
@@ -61,13 +61,15 @@ def vocab(corpus, output, min_count, max_size, tokenizer):
 @click.option("--bf16", is_flag=True, help="bf16 autocast")
 @click.option("--threads", type=int, default=None, help="torch threads per process")
 @click.option("--checkpoint-minutes", type=float, default=10.0, show_default=True)
+@click.option("--snapshot-tokens", type=int, default=None,
+              help="also keep the weights every N tokens in OUT/snapshots (learning curves)")
 @click.option("--log-every", type=int, default=10, show_default=True)
 @click.option("--resume", is_flag=True, help="continue from OUT/checkpoint.pt exactly")
 @click.option("--no-progress", is_flag=True)
 @_tokenizer
 def train(corpus, vocab_file, config, out, init_from, max_tokens, epochs, max_steps, max_minutes,
           batch_size, unroll, optimizer, lr, clip, dropout, n_negative, seed, device, bf16,
-          threads, checkpoint_minutes, log_every, resume, no_progress, tokenizer):  # fmt: skip
+          threads, checkpoint_minutes, snapshot_tokens, log_every, resume, no_progress, tokenizer):  # fmt: skip
     """Train a biLM (forward + backward LM, sampled softmax, truncated BPTT) into OUT."""
     from elmokit.training.train import TrainConfig
     from elmokit.training.train import train as run
@@ -78,7 +80,8 @@ def train(corpus, vocab_file, config, out, init_from, max_tokens, epochs, max_st
         batch_size=batch_size, unroll=unroll, tokenizer=tokenizer, seed=seed,
         optimizer=optimizer, lr=lr if lr is not None else (0.2 if optimizer == "adagrad" else 1e-3),
         clip=clip, dropout=dropout, n_negative=n_negative, device=device, bf16=bf16,
-        threads=threads, checkpoint_minutes=checkpoint_minutes, log_every=log_every,
+        threads=threads, checkpoint_minutes=checkpoint_minutes, snapshot_tokens=snapshot_tokens,
+        log_every=log_every,
         resume=resume, progress=not no_progress,
     )  # fmt: skip
     summary = run(cfg)

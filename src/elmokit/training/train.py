@@ -25,6 +25,7 @@ import torch
 
 from elmokit.errors import ConfigError, InputError
 from elmokit.modules.bilm import LstmState
+from elmokit.runtime import tune_malloc
 from elmokit.training.checkpoint import (
     CHECKPOINT_NAME,
     FORMAT,
@@ -66,6 +67,7 @@ class TrainConfig:
     bf16: bool = False
     threads: int | None = None
     checkpoint_minutes: float = 10.0
+    snapshot_tokens: int | None = None  # also keep the weights every N tokens (learning curves)
     log_every: int = 10
     resume: bool = False
     progress: bool = True
@@ -144,6 +146,7 @@ def train(cfg: TrainConfig) -> dict:
     rank, world = _distributed(cfg.device)
     if world > 1:
         import torch.distributed as dist
+    tune_malloc("train")
     threads_before = torch.get_num_threads()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -212,6 +215,13 @@ def train(cfg: TrainConfig) -> dict:
                 "ranks": ranks,
             }, ckpt_file)  # fmt: skip
             _plot(out / "log.jsonl", out / "loss.png")
+
+    def save_snapshot() -> None:  # weights only: all ranks hold the same, rank 0 writes
+        atomic_save({
+            "format": FORMAT, "options": lm.config.to_options(), "vocab": vocab.tokens,
+            "model": {k: v.cpu() for k, v in lm.state_dict().items()}, "step": step,
+            "tokens": tokens_seen, "elapsed": elapsed + time.time() - start,
+        }, out / "snapshots" / f"tokens-{tokens_seen:012d}.pt")  # fmt: skip
 
     # ---------------------------------------------------------------- signals
     stop_reason: list[str] = []
@@ -287,6 +297,9 @@ def train(cfg: TrainConfig) -> dict:
             step += 1
             n = batch.n_tokens * world
             tokens_seen += n
+            every = cfg.snapshot_tokens
+            if every and rank == 0 and tokens_seen // every > (tokens_seen - n) // every:
+                save_snapshot()
             window_loss += loss.item()
             window_n += 1
             window_dir += (nll / count.clamp(min=1)).cpu()
