@@ -25,3 +25,7 @@ class InputError(ElmoError):
 
 class ModelNotFoundError(ElmoError):
     """A model name is neither bundled, cached, known, nor a directory with weights."""
+
+
+class OutputError(ElmoError):
+    """An output file (embeddings, weights, a checkpoint, a download) cannot be written."""

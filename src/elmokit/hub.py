@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from elmokit.errors import ModelNotFoundError
+from elmokit.fileio import atomic_write
 
 BUNDLED_DIR = Path(__file__).parent / "models"
 OPTIONS_NAME = "options.json"
@@ -124,30 +125,35 @@ def download(name: str, timeout: float = 60.0) -> tuple[Path, Path]:
 
 def fetch(url: str, dest: Path, sha256: str | None = None, timeout: float = 60.0) -> Path:
     """Download ``url`` to ``dest`` via a temp file; checks length and (optionally) sha256."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
+    with atomic_write(dest, suffix=".part") as tmp, tmp.open("wb") as out:
+        expected, size, digest = _copy_response(url, out, timeout)
+        if expected is not None and int(expected) != size:
+            raise ModelNotFoundError(f"download of {url} incomplete: {size} of {expected} bytes")
+        if sha256 is not None and digest != sha256:
+            raise ModelNotFoundError(f"download of {url}: sha256 {digest} does not match {sha256}")
+    return dest
+
+
+def _copy_response(url: str, out: BinaryIO, timeout: float) -> tuple[str | None, int, str]:
+    """Stream ``url`` into ``out``; returns (Content-Length or None, bytes, sha256 hex).
+
+    Network errors are :class:`ModelNotFoundError`; errors writing ``out`` stay ``OSError``.
+    """
     digest = hashlib.sha256()
     size = 0
     try:
-        with os.fdopen(fd, "wb") as out:
+        response = urllib.request.urlopen(url, timeout=timeout)
+    except (urllib.error.URLError, OSError) as exc:
+        raise ModelNotFoundError(f"cannot download {url}: {exc}") from None
+    with response:
+        expected = response.headers.get("Content-Length")
+        while True:
             try:
-                response = urllib.request.urlopen(url, timeout=timeout)
-            except (urllib.error.URLError, OSError) as exc:
-                raise ModelNotFoundError(f"cannot download {url}: {exc}") from None
-            with response:
-                expected = response.headers.get("Content-Length")
-                while chunk := response.read(1 << 20):
-                    out.write(chunk)
-                    digest.update(chunk)
-                    size += len(chunk)
-        if expected is not None and int(expected) != size:
-            raise ModelNotFoundError(f"download of {url} incomplete: {size} of {expected} bytes")
-        if sha256 is not None and digest.hexdigest() != sha256:
-            raise ModelNotFoundError(
-                f"download of {url}: sha256 {digest.hexdigest()} does not match {sha256}"
-            )
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return dest
+                chunk = response.read(1 << 20)
+            except OSError as exc:
+                raise ModelNotFoundError(f"download of {url} failed: {exc}") from None
+            if not chunk:
+                return expected, size, digest.hexdigest()
+            out.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)

@@ -178,8 +178,8 @@ def write_embeddings_hdf5(
     if output_path.is_dir():
         raise InputError(f"{output_path}: output path is a directory")
     output_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=output_path.name + ".", suffix=".tmp", dir=output_path.parent)
-    os.close(fd)
+    from elmokit.fileio import atomic_write  # temp file next to the target, renamed when done
+
     if progress is None:
         progress = sys.stderr.isatty()
     start = time.perf_counter()
@@ -193,6 +193,7 @@ def write_embeddings_hdf5(
 
     try:
         with (
+            atomic_write(output_path) as tmp,
             # new-style groups (HDF5 >= 1.8): with one dataset per line, the default old-style
             # group kept growing in memory (+75 MB over 600k datasets; flat with these)
             h5py.File(tmp, "w", libver=("v108", "latest")) as out,
@@ -210,10 +211,6 @@ def write_embeddings_hdf5(
                 bar.update(layers.shape[1])
             dataset = out.create_dataset("sentence_to_index", (1,), dtype=h5py.string_dtype())
             dataset[0] = sentence_to_index.to_json()
-        os.replace(tmp, output_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     finally:
         sentence_to_index.close()
     return EmbedFileSummary(

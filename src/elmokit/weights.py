@@ -17,8 +17,6 @@ Layout (F = total char filters, P = projection_dim, C = LSTM cells, e = char emb
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +24,7 @@ import numpy as np
 import torch
 
 from elmokit.errors import WeightFileError
+from elmokit.fileio import atomic_write
 from elmokit.modules.bilm import BiLM
 
 # kinds: how a torch tensor maps to the file array
@@ -113,24 +112,15 @@ def load_weights(model: BiLM, weight_file: str | Path) -> None:
 
 
 def save_weights(model: BiLM, weight_file: str | Path, dtype: str = "float32") -> None:
-    """Write ``model`` in the bilm-tf layout, atomically (temp file + rename).
+    """Write ``model`` in the bilm-tf layout, atomically (:func:`elmokit.fileio.atomic_write`).
 
     ``dtype="float16"`` with gzip stores a compact copy (used for bundled models).
     """
     import h5py
 
-    path = Path(weight_file)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     compact = dtype != "float32"
-    try:
-        with h5py.File(tmp, "w") as out:
-            for key, targets, kind in _entries(model):
-                array = np.concatenate([_to_file(t, kind) for t in targets], axis=0)
-                options = {"compression": "gzip", "compression_opts": 9} if compact else {}
-                out.create_dataset(key, data=array.astype(dtype), **options)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(weight_file) as tmp, h5py.File(tmp, "w") as out:
+        for key, targets, kind in _entries(model):
+            array = np.concatenate([_to_file(t, kind) for t in targets], axis=0)
+            options = {"compression": "gzip", "compression_opts": 9} if compact else {}
+            out.create_dataset(key, data=array.astype(dtype), **options)

@@ -4,14 +4,13 @@ exported models, and loading a model to start from (ours or an AllenNLP/bilm-tf 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 
 from elmokit.config import ElmoConfig
 from elmokit.errors import InputError, WeightFileError
+from elmokit.fileio import atomic_write
 from elmokit.training.model import LanguageModel
 from elmokit.training.vocab import Vocabulary
 
@@ -19,17 +18,10 @@ CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT = "elmokit-train-1"
 
 
-def atomic_save(obj: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+def atomic_save(obj: dict, path: str | Path) -> None:
+    """``torch.save(obj)`` to ``path`` atomically (:func:`elmokit.fileio.atomic_write`)."""
+    with atomic_write(path) as tmp:
         torch.save(obj, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def checkpoint_path(path: str | Path) -> Path:

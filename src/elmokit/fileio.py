@@ -1,0 +1,103 @@
+"""Atomic file writes: the one temp-file-then-rename helper every elmokit writer uses::
+
+    with atomic_write(path) as tmp:     # tmp: an empty file next to path
+        with h5py.File(tmp, "w") as out:  # write the complete file by that name
+            ...
+    # path is now the new file (fsync'd, mode 0o666 & ~umask); until here it was the old one
+
+A reader sees either the old file or the complete new one, never a partial one. On any
+exception (KeyboardInterrupt included) the temp file is removed and the old file is left as it
+was; an ``OSError`` (disk full, permission denied) becomes a one-line
+:class:`~elmokit.errors.OutputError` naming the target and the cause.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from elmokit.errors import OutputError
+
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask, e.g. ``0o022``; read without changing it where Linux allows."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    with _UMASK_LOCK:  # elsewhere: set and restore (briefly process-wide, hence the lock)
+        mask = os.umask(0)
+        os.umask(mask)
+    return mask
+
+
+def new_file_mode() -> int:
+    """The mode a plain ``open(path, "w")`` gives a new file: ``0o666 & ~umask``."""
+    return 0o666 & ~current_umask()
+
+
+def describe(exc: OSError) -> str:
+    """One line for an OSError's cause, e.g. ``No space left on device``."""
+    if exc.errno:
+        return os.strerror(exc.errno)
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _write_error(target: Path, exc: OSError) -> OutputError:
+    return OutputError(f"{target}: cannot write ({describe(exc)})")
+
+
+def _make_temp(target: Path, suffix: str) -> Path:
+    """An empty temp file next to ``target`` (same filesystem, so the rename is atomic)."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=target.name + ".", suffix=suffix, dir=target.parent)
+    except OSError as exc:
+        raise _write_error(target, exc) from None
+    os.close(fd)
+    return Path(name)
+
+
+def _fsync(path: Path, flags: int = os.O_RDONLY) -> None:
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _commit(tmp: Path, target: Path) -> None:
+    """Flush ``tmp`` to disk, give it the normal new-file mode and rename it onto ``target``."""
+    _fsync(tmp)
+    os.chmod(tmp, new_file_mode())  # mkstemp makes 0600
+    os.replace(tmp, target)
+    with contextlib.suppress(OSError):  # the rename itself; not every OS can fsync a directory
+        _fsync(target.parent, getattr(os, "O_DIRECTORY", 0) | os.O_RDONLY)
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
+    """Yield a temp path in ``path``'s directory; on success it replaces ``path``.
+
+    Write the whole file to the yielded path (by name; the file exists and is empty). On a
+    clean exit it is fsync'd, given mode ``0o666 & ~umask`` and ``os.replace``'d onto ``path``;
+    on any exception it is removed and the exception re-raised, an ``OSError`` as
+    :class:`OutputError` ("out.hdf5: cannot write (No space left on device)").
+    """
+    target = Path(path)
+    tmp = _make_temp(target, suffix)
+    try:
+        yield tmp
+        _commit(tmp, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _write_error(target, exc) from None
+        raise
