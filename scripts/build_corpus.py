@@ -8,7 +8,7 @@ Usage::
 
 Downloads go to ``data/downloads/`` (reused when present); the output is
 ``OUT/train/shard-XXX.txt``, ``OUT/valid.txt``, ``OUT/test.txt`` and ``OUT/stats.json``.
-See ``elmokit.corpus.build`` for the sources, the held-out split and the pipeline.
+See ``tools/elmokit_corpus/build.py`` for the sources, the held-out split and the pipeline.
 Needs ``apt-get``/``dpkg-deb``, ``npm`` and ``pip`` on PATH, and ``rdata`` (PyPI) installed.
 """
 
@@ -17,9 +17,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))  # elmokit itself, when it is not installed
+sys.path.insert(0, str(ROOT / "tools"))  # elmokit_corpus: a dev tool, never installed
 
-from elmokit.corpus.build import main  # noqa: E402
+from elmokit_corpus.build import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

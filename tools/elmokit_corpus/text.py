@@ -10,12 +10,13 @@ shuffle into shards. No I/O except :func:`write_lines`; everything is determinis
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+
+from elmokit.fileio import atomic_write
 
 Tokenizer = Callable[[str], list[str]]
 
@@ -47,7 +48,7 @@ def default_tokenizer() -> tuple[Tokenizer, str]:
     try:
         from elmokit.tokenize import tokenize
     except ImportError:
-        return simple_tokenize, "elmokit.corpus.text.simple_tokenize"
+        return simple_tokenize, "elmokit_corpus.text.simple_tokenize"
     return tokenize, "elmokit.tokenize.tokenize"
 
 
@@ -186,14 +187,11 @@ def shard_name(index: int) -> str:
 def write_lines(path: Path, lines: Iterable[str]) -> int:
     """Write one line per item (UTF-8, ``\\n``) atomically (temp file + rename); return the
     number of lines written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     n = 0
-    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+    with atomic_write(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
         for line in lines:
             if "\n" in line:
                 raise ValueError(f"{path}: line {n + 1} contains a newline")
             f.write(line + "\n")
             n += 1
-    os.replace(tmp, path)
     return n

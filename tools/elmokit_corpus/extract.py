@@ -9,7 +9,7 @@ forms (``-- {Sick"ish*ly}, adv.``), leading pronunciations and the few paragraph
 holding syllabified words (``Ac*curs"ed``) are also removed (~1% fewer words than the
 reference's 3,480,207).
 
-Every extractor works on an unpacked package folder (see ``elmokit.corpus.fetch``) and yields
+Every extractor works on an unpacked package folder (see ``elmokit_corpus.fetch``) and yields
 whitespace-normalised paragraphs (a paragraph, verse, gloss or whole address each), or
 ``Document(doc_id, paragraphs)`` where the split into train / valid / test needs document ids.
 """

