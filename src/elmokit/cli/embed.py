@@ -1,10 +1,12 @@
-"""``elmokit embed INPUT OUTPUT``: a file of sentences -> HDF5 (like ``allennlp elmo``)."""
+"""``elmokit embed INPUT OUTPUT``: a file of sentences -> HDF5 (like ``allennlp elmo``).
+
+Imports torch only when the command runs (see :mod:`elmokit.cli`)."""
 
 from __future__ import annotations
 
 import click
 
-from elmokit.embedder import OUTPUT_FORMATS
+from elmokit.cli import LazyChoice
 
 
 def load_model(model: str | None, options_file: str | None, weight_file: str | None, **kwargs):
@@ -22,8 +24,10 @@ def load_model(model: str | None, options_file: str | None, weight_file: str | N
 
 def model_options(command):
     """The shared ``--model | --options-file F --weight-file F`` options."""
-    command = click.option("--weight-file", type=click.Path(), help="bilm-tf/AllenNLP HDF5 weights")(command)
-    command = click.option("--options-file", type=click.Path(), help="bilm-tf/AllenNLP options.json")(command)
+    command = click.option("--weight-file", type=click.Path(),
+                           help="bilm-tf/AllenNLP HDF5 weights")(command)
+    command = click.option("--options-file", type=click.Path(),
+                           help="bilm-tf/AllenNLP options.json")(command)
     return click.option(
         "--model", "-m", default=None, help="bundled/known model name or a model directory"
     )(command)
@@ -33,12 +37,14 @@ def model_options(command):
 @click.argument("input_file", metavar="INPUT", type=click.Path(dir_okay=False))
 @click.argument("output_file", metavar="OUTPUT", type=click.Path(dir_okay=False))
 @model_options
-@click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), default="all", show_default=True,
-              help="all: (3, n, D) per sentence; top: last layer (n, D); average: layer mean (n, D)")
+@click.option("--output-format", type=LazyChoice("elmokit.embedder:OUTPUT_FORMATS"),
+              default="all", show_default=True,
+              help="all: (3, n, D) per sentence; top: last layer (n, D); "
+                   "average: layer mean (n, D)")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--skip-empty", is_flag=True, help="write an empty (3, 0, D) entry for blank lines")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ...")
-@click.option("--mode", type=click.Choice(["exact", "fast", "int8", "reference"]), default="exact",
+@click.option("--mode", type=LazyChoice("elmokit.inference:MODES"), default="exact",
               show_default=True,
               help="exact: fp32, equal to the reference path; fast: bf16 LSTM matmuls where "
                    "the CPU has bf16 units, else int8 (cosine >= 0.99 to exact); int8: int8 "
@@ -46,7 +52,8 @@ def model_options(command):
 @click.option("--bucket-batches", type=click.IntRange(min=1), default=8, show_default=True,
               help="read this many batches ahead and batch them by length (faster; 1 = file "
                    "order); the output is the same")
-@click.option("--progress/--no-progress", default=None, help="progress bar (default: on a terminal)")
+@click.option("--progress/--no-progress", default=None,
+              help="progress bar (default: on a terminal)")
 def embed(input_file, output_file, model, options_file, weight_file, output_format, batch_size,
           skip_empty, device, mode, bucket_batches, progress):
     """Embed INPUT (one whitespace-tokenized sentence per line) into the HDF5 file OUTPUT.

@@ -1,5 +1,5 @@
-"""Click commands ``elmokit classify | plot | neighbors | evaluate`` (registered lazily in
-:mod:`elmokit.cli`). Each parses options, calls the library, prints the result."""
+"""``elmokit classify | plot | neighbors | evaluate`` (needs ``elmokit[downstream]``). Each
+parses options, calls :mod:`elmokit.downstream`, prints the result."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import click
+
+from elmokit.cli import LazyChoice
 
 
 def _echo_err(msg: str) -> None:
@@ -70,36 +72,10 @@ def classify(train, test, text_col, label_col, features, classifier, model, glov
 def neighbors(word, sentences, corpus, k, layer, max_sentences, vocab_size, model):
     """Nearest occurrences of WORD in other sentences (word senses), and the nearest
     vocabulary words by ELMo's character layer (works for misspelled / unknown words)."""
-    from elmokit.downstream.features import parse_layer
-    from elmokit.downstream.neighbors import ContextIndex, WordIndex, read_sentences, vocabulary
-    from elmokit.downstream.senses import SENSES, sense_sentences
-    from elmokit.downstream.sklearn import shared_model
+    from elmokit.downstream.neighbors import find_neighbors
 
-    elmo = shared_model(model)
-    builtin = [s.split() for _, _, s in sense_sentences()]
-    corpus_sents = read_sentences(corpus, max_sentences, {word}) if corpus else [
-        s for s in builtin if word.lower() in (t.lower() for t in s)]
-    if not sentences:
-        sentences = ([SENSES[word][sense][0] for sense in SENSES[word]] if word in SENSES
-                     else [word])
-    index = ContextIndex.build(elmo, corpus_sents, {word}, parse_layer(layer))
-    click.echo(f"# {len(index)} occurrences of {word!r} indexed "
-               f"({'corpus' if corpus else 'built-in sense sentences'}; model {elmo.name}, "
-               f"layer {layer})")
-    for sentence in sentences:
-        click.echo(f"\n{sentence}")
-        if not index:
-            click.echo("  (no occurrences to compare with)")
-            continue
-        for hit in index.query(sentence, word, k):
-            click.echo(f"  {hit.score:.3f}  {hit.highlighted()}")
-    if vocab_size > 0:
-        vocab_source = read_sentences(corpus, 50000) if corpus else builtin
-        words = WordIndex(elmo, vocabulary(vocab_source, vocab_size, min_count=1 if not corpus
-                                           else 2))
-        hits = ", ".join(f"{w} ({s:.3f})" for w, s in words.query(word, k))
-        click.echo(f"\ncharacter-layer neighbours of {word!r} among {len(words.vocab)} words: "
-                   f"{hits}")
+    click.echo(str(find_neighbors(word, sentences, corpus, k, layer, max_sentences, vocab_size,
+                                  model)))
 
 
 @click.command()
@@ -111,7 +87,7 @@ def neighbors(word, sentences, corpus, k, layer, max_sentences, vocab_size, mode
               help="Output path without suffix: writes OUT.png and OUT.html.")
 @click.option("--text-col", default="text", show_default=True)
 @click.option("--label-col", default="label", show_default=True)
-@click.option("--method", type=click.Choice(["tsne", "umap", "pca"]), default="tsne",
+@click.option("--method", type=LazyChoice("elmokit.downstream.plots:METHODS"), default="tsne",
               show_default=True)
 @click.option("--layer", default="average", show_default=True,
               help="Layer: 0|1|2|top|average|w0,w1,w2.")
@@ -122,30 +98,10 @@ def neighbors(word, sentences, corpus, k, layer, max_sentences, vocab_size, mode
 def plot(input_path, kind, out, text_col, label_col, method, layer, max_points, model, cdn):
     """Plot ELMo vectors in 2-D: sentences coloured by label, or words coloured by part of
     speech. Writes OUT.png and an interactive OUT.html (hover shows the text)."""
-    from pathlib import Path
+    from elmokit.downstream.plots import plot_file
 
-    from elmokit.downstream.features import parse_layer
-    from elmokit.downstream.plots import plot_sentences, plot_words
-    from elmokit.downstream.sklearn import shared_model
-
-    path = Path(input_path)
-    if kind == "auto":
-        kind = "sentences" if path.suffix.lower() == ".csv" else "words"
-    elmo = shared_model(model)
-    extra = {"include_plotlyjs": "cdn" if cdn else True}
-    if kind == "sentences":
-        from elmokit.downstream.data import read_labeled_csv
-
-        data = read_labeled_csv(path, text_col, label_col).subset(max_points)
-        files = plot_sentences(elmo, data.texts, data.labels, out, parse_layer(layer), method,
-                               **extra)
-    else:
-        import itertools
-
-        from elmokit.downstream.data import read_brown
-
-        sents = list(itertools.islice(read_brown(path, "all"), max(1, max_points // 8)))
-        files = plot_words(elmo, sents, out, parse_layer(layer), method, max_points, **extra)
+    files = plot_file(input_path, out, kind, text_col, label_col, method, layer, max_points,
+                      model, include_plotlyjs="cdn" if cdn else True)
     for f in files:
         click.echo(f"wrote {f} ({f.stat().st_size:,} bytes)")
 
