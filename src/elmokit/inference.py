@@ -36,7 +36,7 @@ import torch
 
 from elmokit.characters import BOS_TOKEN, EOS_TOKEN, _token_ids
 from elmokit.modules.bilm import BiLM, BiLMOutput, LstmState
-from elmokit.modules.lstm import LstmCellWithProjection
+from elmokit.modules.lstm import LstmCellWithProjection, activate_gates, next_cell
 from elmokit.runtime import tune_malloc
 
 MODES = ("exact", "fast", "int8", "reference")
@@ -186,7 +186,7 @@ class _Cell:
         self.cell_size, self.projection_size = cell.cell_size, cell.projection_size
         self.cell_clip, self.proj_clip = cell.cell_clip, cell.proj_clip
         weights = (cell.input_linear.weight, cell.state_linear.weight, cell.state_projection.weight)
-        bias = (cell.input_linear.bias + cell._bias_offset).detach()
+        bias = cell.gate_bias().detach()
         self.kind = kind
         self.dtype = torch.bfloat16 if kind == "bf16" else torch.float32
         if kind == "int8":
@@ -260,13 +260,8 @@ class _Cell:
                 gates = gates_x[offset : offset + n]
                 if step or not zero_start:
                     self._add_recurrent(h_run[:n], gates)
-                i = gates[:, :C].sigmoid_()
-                j = gates[:, C : 2 * C].tanh_()
-                f = gates[:, 2 * C : 3 * C].sigmoid_()
-                o = gates[:, 3 * C :].sigmoid_()
-                c_t = c[:n].mul_(f).addcmul_(i, j)  # rows past n keep their final state
-                if self.cell_clip:
-                    c_t.clamp_(-self.cell_clip, self.cell_clip)
+                i, j, f, o = activate_gates(gates, inplace=True)
+                c_t = next_cell(i, j, f, c[:n], self.cell_clip, inplace=True)  # rows past n keep theirs
                 hid = torch.tanh(c_t, out=hidden[:n]).mul_(o)  # (n, C)
                 # (n, C) -> (n, P)
                 h_t = self._project(hid, out[start + offset : start + offset + n])

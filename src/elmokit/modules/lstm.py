@@ -19,6 +19,30 @@ from torch.nn import functional as F
 from elmokit.config import LSTMConfig
 
 
+def activate_gates(gates: torch.Tensor, inplace: bool = False) -> tuple[torch.Tensor, ...]:
+    """Gate pre-activations (n, 4C) in TF order (i, j, f, o), forget bias already added ->
+    (sigmoid(i), tanh(j), sigmoid(f), sigmoid(o)), each (n, C). ``inplace`` overwrites
+    ``gates`` with them and returns views (no autograd through it: inference and the trainer's
+    hand-written backward)."""
+    C = gates.size(-1) // 4
+    i, j, f, o = (gates[..., k * C : (k + 1) * C] for k in range(4))
+    if inplace:
+        return i.sigmoid_(), j.tanh_(), f.sigmoid_(), o.sigmoid_()
+    return torch.sigmoid(i), torch.tanh(j), torch.sigmoid(f), torch.sigmoid(o)
+
+
+def next_cell(
+    i: torch.Tensor, j: torch.Tensor, f: torch.Tensor, c: torch.Tensor,
+    cell_clip: float | None, inplace: bool = False,
+) -> torch.Tensor:  # fmt: skip
+    """``c' = clip(i * j + f * c)`` (n, C); ``inplace`` updates ``c`` itself."""
+    if inplace:
+        c = c.mul_(f).addcmul_(i, j)
+        return c.clamp_(-cell_clip, cell_clip) if cell_clip else c
+    c = i * j + f * c
+    return c.clamp(-cell_clip, cell_clip) if cell_clip else c
+
+
 class LstmCellWithProjection(nn.Module):
     """One direction of one layer. The input projection of all time steps is a single GEMM."""
 
@@ -41,6 +65,10 @@ class LstmCellWithProjection(nn.Module):
         offset[2 * cell_size : 3 * cell_size] = forget_bias
         self.register_buffer("_bias_offset", offset, persistent=False)
 
+    def gate_bias(self) -> torch.Tensor:
+        """(4C,) the bias of the gate pre-activations: ``B`` plus the forget bias on f."""
+        return self.input_linear.bias + self._bias_offset
+
     def forward(
         self,
         inputs: torch.Tensor,
@@ -50,23 +78,16 @@ class LstmCellWithProjection(nn.Module):
         """inputs (B, T, in) sorted longest first; ``batch_sizes[t]`` rows run at step t;
         initial (h (B, P), c (B, C)) -> outputs (B, T, P) (zeros at padding), final (h, c)."""
         batch, timesteps, _ = inputs.shape
-        bias = self.input_linear.bias + self._bias_offset
         # (B, T, in) -> (T, B, 4C): every time step's input projection in one GEMM
-        gates_x = F.linear(inputs.transpose(0, 1), self.input_linear.weight, bias)
+        gates_x = F.linear(inputs.transpose(0, 1), self.input_linear.weight, self.gate_bias())
         h, c = initial
         outputs = inputs.new_zeros(timesteps, batch, self.projection_size)
-        c_size = self.cell_size
         for t in range(timesteps):
             n = batch_sizes[t]
             h_t, c_t = h[:n], c[:n]
             gates = torch.addmm(gates_x[t, :n], h_t, self.state_linear.weight.t())  # (n, 4C)
-            i = torch.sigmoid(gates[:, :c_size])
-            j = torch.tanh(gates[:, c_size : 2 * c_size])
-            f = torch.sigmoid(gates[:, 2 * c_size : 3 * c_size])
-            o = torch.sigmoid(gates[:, 3 * c_size :])
-            c_new = i * j + f * c_t
-            if self.cell_clip:
-                c_new = c_new.clamp(-self.cell_clip, self.cell_clip)
+            i, j, f, o = activate_gates(gates)
+            c_new = next_cell(i, j, f, c_t, self.cell_clip)
             h_new = self.state_projection(o * torch.tanh(c_new))  # (n, C) -> (n, P)
             if self.proj_clip:
                 h_new = h_new.clamp(-self.proj_clip, self.proj_clip)

@@ -22,6 +22,7 @@ from torch.nn import functional as F
 from elmokit.config import MEDIUM_OPTIONS, ORIGINAL_OPTIONS, SMALL_OPTIONS, ElmoConfig
 from elmokit.errors import ConfigError
 from elmokit.modules.bilm import BiLM, LstmState
+from elmokit.modules.lstm import activate_gates, next_cell
 from elmokit.training.data import Batch
 
 
@@ -117,12 +118,11 @@ class ProjectedLstm(torch.autograd.Function):
         out = gx.new_empty(D, T, B, h0.size(-1))
         h, c = h0, c0
         for t in range(T):
-            gates = bmm(h, w_hT, add=gx[:, t])  # (D, B, 4C)
-            a = acts[:, t]
-            torch.sigmoid(gates, out=a)
-            torch.tanh(gates[..., C : 2 * C], out=a[..., C : 2 * C])
-            i, j, f, o = a.chunk(4, dim=-1)
-            cr = torch.addcmul(i * j, f, c, out=c_raw[:, t])
+            a = bmm(h, w_hT, add=gx[:, t], out=acts[:, t])  # (D, B, 4C)
+            i, j, f, o = activate_gates(a, inplace=True)
+            cr = c_raw[:, t]
+            cr.copy_(c)
+            c = next_cell(i, j, f, cr, None, inplace=True)  # unclipped: backward needs it
             c = cr.clamp(-cell_clip, cell_clip) if cell_clip else cr
             tc = torch.tanh(c, out=tanh_c[:, t])
             mt = torch.mul(o, tc, out=m[:, t])
@@ -328,8 +328,7 @@ class LanguageModel(nn.Module):
         for layer, (fwd, bwd) in enumerate(cells):
             x_in = F.dropout(x, self.dropout, self.training)
             w_in = torch.stack([fwd.input_linear.weight, bwd.input_linear.weight])  # (2, 4C, in)
-            b_in = torch.stack([fwd.input_linear.bias + fwd._bias_offset,
-                                bwd.input_linear.bias + bwd._bias_offset])  # fmt: skip
+            b_in = torch.stack([fwd.gate_bias(), bwd.gate_bias()])  # (2, 4C)
             # (2, T*B, in) @ (2, in, 4C) -> (2, T, B, 4C): every step's input gates in one GEMM
             gx = torch.stack([torch.addmm(b_in[d], x_in[d].reshape(T * B, -1), w_in[d].t())
                               for d in range(D)])  # fmt: skip
