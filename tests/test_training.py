@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +31,7 @@ from elmokit.training.model import LanguageModel, ProjectedLstm, resolve_config
 from elmokit.training.train import TrainConfig, train
 from elmokit.training.vocab import Vocabulary, build_vocabulary
 
-from .conftest import TINY_DIR
+from .conftest import FIXTURES, TINY_DIR
 
 WORDS = [f"w{i:02d}" for i in range(40)]
 
@@ -220,6 +223,76 @@ def test_resume_matches_an_uninterrupted_run(tmp_path, corpus, vocab_file):
     log_a = [json.loads(x) for x in (tmp_path / "whole" / "log.jsonl").read_text().splitlines()]
     log_b = [json.loads(x) for x in (tmp_path / "parts" / "log.jsonl").read_text().splitlines()]
     assert [r["loss"] for r in log_a] == [r["loss"] for r in log_b]
+
+
+def _checksum(tensors) -> float:
+    return sum(float(t.double().sum()) for t in tensors)
+
+
+def test_checkpoint_v1_resumes_exactly(tmp_path, monkeypatch):
+    """A checkpoint written by the train() of f11489e (fixtures/checkpoint-v1, made by its
+    make_fixture.py) resumes to the numbers that code computed when resuming it: the same losses,
+    weights, optimizer state, LSTM state, data position and snapshots, bit for bit. Resumed with
+    `out` + `resume=True` + when to stop only: corpus, vocabulary and config come from the
+    checkpoint (relative paths there, so from a copy of the fixture as working directory)."""
+    expected = json.loads((FIXTURES / "checkpoint-v1" / "expected.json").read_text())
+    run = shutil.copytree(FIXTURES / "checkpoint-v1", tmp_path / "v1")
+    monkeypatch.chdir(run)
+    snapshot = load_checkpoint(run / "snapshots" / expected["snapshot"]["name"])
+    assert snapshot["tokens"] == expected["snapshot"]["tokens"]
+    assert _checksum(snapshot["model"].values()) == expected["snapshot"]["model_checksum"]
+    when = {k: expected["resume"][k]
+            for k in ("max_steps", "log_every", "threads", "progress", "snapshot_tokens")}  # fmt: skip
+    summary = train(TrainConfig(out=str(run), resume=True, **when))
+    want = expected["after_resume"]
+    assert {k: summary[k] for k in want["summary"]} == want["summary"]
+    rows = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == want["steps"]
+    assert [r["loss"] for r in rows] == want["losses"]
+    ckpt = load_checkpoint(run)
+    assert _checksum(ckpt["model"].values()) == want["model_checksum"]
+    assert _checksum(s["sum"] for s in ckpt["optimizer"]["state"].values()) == want[
+        "optimizer_checksum"]  # fmt: skip
+    assert _checksum([ckpt["ranks"][0]["h"], ckpt["ranks"][0]["c"]]) == want["state_checksum"]
+    assert ckpt["ranks"][0]["data"] == want["data"]
+    assert sorted(p.name for p in (run / "snapshots").glob("*.pt")) == want["snapshots"]
+    # the run's settings are still the checkpoint's (so the next resume works the same way)
+    saved = ckpt["train_config"]
+    assert (saved["corpus"], saved["vocab"], saved["config"]) == (["train.txt"], "vocab.txt",
+                                                                  "config.json")  # fmt: skip
+
+
+def test_resume_takes_the_settings_from_the_checkpoint(tmp_path, corpus, vocab_file):
+    """Resuming needs only `out`; a setting that contradicts the checkpoint is a one-line
+    ConfigError; train() never changes the TrainConfig it is given."""
+    fresh = small_run(tmp_path, corpus, vocab_file, max_steps=2)
+    before = copy.deepcopy(fresh)
+    train(fresh)
+    assert fresh == before and fresh.lr is None and fresh.tokenizer is None
+    out = str(tmp_path / "run")
+    cfg = TrainConfig(out=out, resume=True, max_steps=3, progress=False, threads=1)
+    before = copy.deepcopy(cfg)
+    assert train(cfg)["step"] == 3
+    assert cfg == before and cfg.corpus is None and cfg.batch_size is None
+    saved = load_checkpoint(out)["train_config"]
+    assert (saved["corpus"], saved["vocab"]) == ([str(corpus)], str(vocab_file))
+    assert (saved["batch_size"], saved["n_negative"], saved["lr"]) == (8, 16, 0.2)
+    ckpt_file = Path(out) / "checkpoint.pt"
+    for given, message in [
+        ({"config": "cpu-small"}, "--config tiny; --config cpu-small contradicts it"),
+        ({"batch_size": 64}, "--batch-size 8; --batch-size 64 contradicts it"),
+        ({"corpus": ["other.txt"]}, f"--corpus {corpus}; --corpus other.txt contradicts it"),
+        ({"bf16": True}, "no --bf16; --bf16 contradicts it"),
+    ]:
+        with pytest.raises(ConfigError) as error:
+            train(TrainConfig(out=out, resume=True, max_steps=4, **given))
+        assert str(error.value) == f"{ckpt_file} was trained with {message} (drop it to resume)"
+    assert load_checkpoint(out)["step"] == 3  # nothing ran
+    # the same settings are no contradiction, however the paths are spelt
+    same = small_run(tmp_path, os.path.relpath(corpus), vocab_file, max_steps=4, resume=True)
+    assert train(same)["step"] == 4
+    with pytest.raises(ConfigError, match="corpus and vocab: required for a new run"):
+        train(TrainConfig(out=str(tmp_path / "new")))
 
 
 def test_snapshots_keep_the_weights_every_n_tokens(tmp_path, corpus, vocab_file):

@@ -2,11 +2,15 @@
 
 >>> train(TrainConfig(corpus=["data/corpus/train/*.txt"], vocab="vocab.txt", config="tiny",
 ...                   out="runs/tiny", max_steps=200))
+>>> train(TrainConfig(out="runs/tiny", resume=True, max_steps=400))  # 200 more steps
 
 Resuming (``resume=True``) restores the model, the optimizer, every RNG, the LSTM state and the
 data position from ``out/checkpoint.pt``, so an interrupted-and-resumed run computes the same
-numbers as an uninterrupted one. Under ``torchrun`` every process trains on its own share of
-the sentences and gradients are averaged across processes (gloo on CPU, nccl on CUDA).
+numbers as an uninterrupted one. The settings that define the run (``_FROZEN``: corpus,
+vocabulary, config, batch, …) come from the checkpoint; giving one that differs is an error.
+``train`` never changes the ``TrainConfig`` it is given. Under ``torchrun`` every process
+trains on its own share of the sentences and gradients are averaged across processes (gloo on
+CPU, nccl on CUDA).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import os
 import signal
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -34,37 +38,40 @@ from elmokit.training.checkpoint import (
     load_pretrained,
     model_from_checkpoint,
 )
-from elmokit.training.data import BatchStream
+from elmokit.training.data import Batch, BatchStream
 from elmokit.training.model import LanguageModel, resolve_config
 from elmokit.training.vocab import TOKENIZERS, Vocabulary, expand_corpus
 
 
 @dataclass
 class TrainConfig:
-    corpus: list[str]
-    vocab: str
-    out: str
-    config: str = "tiny"
-    init_from: str | None = None
+    """What to train and how. The settings that define a run (``_FROZEN``) default to None:
+    a resumed run takes them from its checkpoint, a new run uses the default noted here."""
+
+    corpus: list[str] | str | None = None  # file globs; required for a new run
+    vocab: str | None = None  # vocabulary file; required for a new run
+    out: str | None = None  # the run directory (required)
+    config: str | None = None  # preset or options.json file; default "tiny"
+    init_from: str | None = None  # a checkpoint or model dir to fine-tune
     # when to stop (any that is set); none set means one epoch
     max_tokens: int | None = None
     epochs: int | None = None
     max_steps: int | None = None
     max_minutes: float | None = None  # wall clock of this invocation
     # data
-    batch_size: int = 64
-    unroll: int = 20
-    tokenizer: str = "whitespace"
-    seed: int = 0
+    batch_size: int | None = None  # default 64
+    unroll: int | None = None  # default 20
+    tokenizer: str | None = None  # default "whitespace"
+    seed: int | None = None  # default 0
     # optimisation (bilm-tf: Adagrad lr 0.2, clip 10, dropout 0.1, 8192 negatives)
-    optimizer: str = "adagrad"
-    lr: float = 0.2
-    clip: float = 10.0
-    dropout: float = 0.1
-    n_negative: int = 4096
+    optimizer: str | None = None  # default "adagrad"
+    lr: float | None = None  # default 0.2 with adagrad, 0.001 with adam
+    clip: float | None = None  # default 10.0
+    dropout: float | None = None  # default 0.1
+    n_negative: int | None = None  # default 4096
     # run
     device: str = "cpu"
-    bf16: bool = False
+    bf16: bool | None = None  # default False
     threads: int | None = None
     checkpoint_minutes: float = 10.0
     snapshot_tokens: int | None = None  # also keep the weights every N tokens (learning curves)
@@ -74,20 +81,155 @@ class TrainConfig:
     extra: dict = field(default_factory=dict)
 
     def check(self) -> None:
-        if self.optimizer not in ("adagrad", "adam"):
+        """A ConfigError for a setting out of range (settings left at None are not checked)."""
+        if not self.out:
+            raise ConfigError("out: the run directory is required")
+        if self.optimizer is not None and self.optimizer not in _DEFAULT_LR:
             raise ConfigError(f"optimizer {self.optimizer!r} must be 'adagrad' or 'adam'")
-        if self.tokenizer not in TOKENIZERS:
+        if self.tokenizer is not None and self.tokenizer not in TOKENIZERS:
             raise ConfigError(f"tokenizer {self.tokenizer!r} must be one of {TOKENIZERS}")
         for name in ("batch_size", "unroll", "log_every"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if not 0.0 <= self.dropout < 1.0:
+        if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
 
 
 # settings a resumed run takes from the checkpoint (the rest, e.g. when to stop, from the call)
 _FROZEN = ("corpus", "vocab", "config", "init_from", "batch_size", "unroll", "tokenizer", "seed",
            "optimizer", "lr", "clip", "dropout", "n_negative", "bf16")  # fmt: skip
+# their defaults for a new run (corpus and vocab have none; init_from None is "no fine-tuning")
+_DEFAULTS = {"config": "tiny", "batch_size": 64, "unroll": 20, "tokenizer": "whitespace",
+             "seed": 0, "optimizer": "adagrad", "clip": 10.0, "dropout": 0.1,
+             "n_negative": 4096, "bf16": False}  # fmt: skip
+_DEFAULT_LR = {"adagrad": 0.2, "adam": 1e-3}
+_PATHS = ("corpus", "vocab", "config", "init_from")  # compared as absolute paths
+
+
+# ---------------------------------------------------------------------- settings
+def _as_paths(value) -> list[str]:
+    values = [value] if isinstance(value, (str, os.PathLike)) else value
+    return [os.path.abspath(os.path.expanduser(str(v))) for v in values]
+
+
+def _same_setting(key: str, given, saved) -> bool:
+    if given is None or saved is None:
+        return given is saved
+    if key in _PATHS:  # the same files however they are spelt
+        return _as_paths(given) == _as_paths(saved)
+    return given == saved
+
+
+def _as_flag(key: str, value) -> str:
+    flag = "--" + key.replace("_", "-")
+    if value is None or value is False:
+        return f"no {flag}"
+    if value is True:
+        return flag
+    if isinstance(value, (list, tuple)):
+        value = " ".join(map(str, value))
+    return f"{flag} {value}"
+
+
+def _effective_config(cfg: TrainConfig, ckpt_file: Path, ckpt: dict | None) -> TrainConfig:
+    """The settings this run uses, as a new TrainConfig (``cfg`` itself is left as it is):
+    the frozen settings come from the checkpoint when resuming (one given that differs is a
+    ConfigError), else from ``cfg`` or their defaults."""
+    if isinstance(cfg.corpus, (list, tuple)) and not cfg.corpus:
+        cfg = replace(cfg, corpus=None)  # an empty list (a command line without --corpus): unset
+    if ckpt is None:
+        missing = [key for key in ("corpus", "vocab") if getattr(cfg, key) is None]
+        if missing:
+            raise ConfigError(f"{' and '.join(missing)}: required for a new run (only a resumed "
+                              "run takes them from its checkpoint)")  # fmt: skip
+        frozen = {key: value for key, value in _DEFAULTS.items() if getattr(cfg, key) is None}
+    else:
+        saved = ckpt["train_config"]
+        for key in _FROZEN:
+            given = getattr(cfg, key)
+            if given is not None and not _same_setting(key, given, saved[key]):
+                raise ConfigError(f"{ckpt_file} was trained with {_as_flag(key, saved[key])}; "
+                                  f"{_as_flag(key, given)} contradicts it (drop it to resume)")  # fmt: skip
+        frozen = {key: saved[key] for key in _FROZEN}
+    effective = replace(cfg, **frozen)
+    if effective.lr is None:
+        effective.lr = _DEFAULT_LR[effective.optimizer]
+    # plain strings: a checkpoint holding a Path would not load with weights_only=True
+    for key in ("vocab", "out", "config", "init_from"):
+        if isinstance(getattr(effective, key), os.PathLike):
+            setattr(effective, key, str(getattr(effective, key)))
+    if isinstance(effective.corpus, os.PathLike):
+        effective.corpus = str(effective.corpus)
+    elif not isinstance(effective.corpus, str):
+        effective.corpus = [str(p) for p in effective.corpus]
+    effective.check()
+    return effective
+
+
+# ---------------------------------------------------------------------- the run
+@dataclass
+class Run:
+    """A run in progress: what the steps of the loop read and update."""
+
+    cfg: TrainConfig  # this run's settings (the caller's completed, never the caller's object)
+    out: Path
+    rank: int
+    world: int
+    device: torch.device
+    vocab: Vocabulary
+    stream: BatchStream
+    lm: LanguageModel
+    optimizer: torch.optim.Optimizer
+    state: LstmState  # carried from step to step (truncated BPTT)
+    sampler: torch.Generator  # the sampled softmax's negatives
+    resumed: bool
+    step: int = 0
+    tokens: int = 0  # over all processes
+    elapsed: float = 0.0  # seconds spent by earlier invocations
+    start: float = field(default_factory=time.time)  # when this invocation's loop started
+    last_checkpoint: float = field(default_factory=time.time)
+
+    @property
+    def checkpoint_file(self) -> Path:
+        return self.out / CHECKPOINT_NAME
+
+    def seconds(self) -> float:
+        """Training time so far, earlier invocations included."""
+        return self.elapsed + time.time() - self.start
+
+
+@dataclass
+class _Window:
+    """What the next log row averages: the steps since the last one."""
+
+    loss: float = 0.0
+    n: int = 0
+    directions: torch.Tensor = field(default_factory=lambda: torch.zeros(2))  # fwd, bwd NLL
+    start: float = field(default_factory=time.time)
+
+
+class _StopSignals:
+    """SIGINT / SIGTERM ask the loop to stop (and save); the first restores the previous
+    handler, so a second Ctrl-C interrupts. Signals can be caught only in the main thread."""
+
+    def __init__(self) -> None:
+        self.received: str | None = None
+        self.previous: dict = {}
+
+    def __enter__(self) -> _StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for s in (signal.SIGINT, signal.SIGTERM):
+                self.previous[s] = signal.signal(s, self._on_signal)
+        return self
+
+    def _on_signal(self, signum, frame) -> None:
+        self.received = self.received or signal.Signals(signum).name
+        signal.signal(signum, self.previous[signum])
+
+    def __exit__(self, *exc) -> None:
+        for s, handler in self.previous.items():
+            with contextlib.suppress(ValueError, TypeError):
+                signal.signal(s, handler)
 
 
 def _distributed(device: str) -> tuple[int, int]:
@@ -106,6 +248,201 @@ def _make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
     if cfg.optimizer == "adagrad":  # bilm-tf: AdagradOptimizer(0.2, initial_accumulator 1.0)
         return torch.optim.Adagrad(params, lr=cfg.lr, initial_accumulator_value=1.0)
     return torch.optim.Adam(params, lr=cfg.lr)
+
+
+def _make_model(cfg: TrainConfig, ckpt: dict | None,
+                vocab: Vocabulary) -> tuple[LanguageModel, str]:  # fmt: skip
+    """The model to train (a checkpoint's, a pretrained one, or a new one) and a note."""
+    model_kwargs = {"dropout": cfg.dropout, "n_negative": cfg.n_negative}
+    if ckpt is not None:
+        return model_from_checkpoint(ckpt, **model_kwargs)[0], ""
+    if cfg.init_from:
+        lm, _, note = load_pretrained(cfg.init_from, vocab, **model_kwargs)
+        return lm, note
+    lm = LanguageModel(resolve_config(cfg.config), len(vocab), **model_kwargs)
+    lm.init_weights()
+    return lm, ""
+
+
+def _setup(cfg: TrainConfig) -> Run:
+    """Settings, processes, data, model, optimizer and (resuming) every saved state."""
+    cfg.check()
+    ckpt_file = Path(cfg.out) / CHECKPOINT_NAME
+    ckpt = None
+    if cfg.resume:
+        if not ckpt_file.is_file():
+            raise InputError(f"{ckpt_file}: nothing to resume (no checkpoint)")
+        ckpt = load_checkpoint(ckpt_file)
+    cfg = _effective_config(cfg, ckpt_file, ckpt)
+    rank, world = _distributed(cfg.device)
+    tune_malloc("train")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = torch.device(cfg.device)
+
+    # data
+    files = expand_corpus(cfg.corpus)
+    if ckpt is not None:
+        vocab = Vocabulary(ckpt["vocab"], where=f"{ckpt_file} vocabulary")
+    else:
+        vocab = Vocabulary.load(cfg.vocab)
+    stream = BatchStream(files, vocab, cfg.batch_size, cfg.unroll, seed=cfg.seed,
+                         epochs=cfg.epochs if cfg.epochs else (None if (cfg.max_tokens or
+                         cfg.max_steps or cfg.max_minutes) else 1),
+                         rank=rank, world_size=world, tokenizer=cfg.tokenizer)  # fmt: skip
+
+    # model + optimizer
+    torch.manual_seed(cfg.seed)
+    lm, note = _make_model(cfg, ckpt, vocab)
+    lm.to(device).train()
+    run = Run(cfg=cfg, out=Path(cfg.out), rank=rank, world=world, device=device, vocab=vocab,
+              stream=stream, lm=lm, optimizer=_make_optimizer(cfg, lm.parameters()),
+              state=lm.zero_state(cfg.batch_size, device),
+              sampler=torch.Generator(device=device).manual_seed(cfg.seed * 1000 + rank),
+              resumed=ckpt is not None)  # fmt: skip
+
+    # resume: every state exactly where the checkpoint left it
+    if ckpt is not None:
+        run.optimizer.load_state_dict(ckpt["optimizer"])
+        if len(ckpt["ranks"]) != world:
+            raise InputError(f"{ckpt_file} was written by {len(ckpt['ranks'])} process(es); "
+                             f"resume with the same number, not {world}")  # fmt: skip
+        mine = ckpt["ranks"][rank]
+        run.stream.load_state_dict(mine["data"])
+        run.state = LstmState(mine["h"].to(device), mine["c"].to(device))
+        torch.set_rng_state(mine["torch_rng"])
+        run.sampler.set_state(mine["sampler_rng"])
+        run.step, run.tokens, run.elapsed = ckpt["step"], ckpt["tokens"], ckpt["elapsed"]
+    if rank == 0:
+        run.out.mkdir(parents=True, exist_ok=True)
+        if ckpt is None:
+            vocab.save(run.out / "vocab.txt")
+            lm.config.save(run.out / "options.json")
+            (run.out / "log.jsonl").write_text("")
+        if note:
+            print(f"init-from {cfg.init_from}: {note}")
+    return run
+
+
+# ---------------------------------------------------------------------- the steps of the loop
+def _should_stop(run: Run, signalled: str | None) -> tuple[str | None, bool]:
+    """(why to stop, or None; whether a checkpoint is due), decided before each step. Under
+    torchrun every rank takes the same decisions: collectives follow both."""
+    cfg, now = run.cfg, time.time()
+    reason = None
+    if cfg.max_steps is not None and run.step >= cfg.max_steps:
+        reason = "max_steps"
+    elif cfg.max_tokens is not None and run.tokens >= cfg.max_tokens:
+        reason = "max_tokens"
+    elif cfg.max_minutes is not None and now - run.start >= 60 * cfg.max_minutes:
+        reason = "max_minutes"
+    elif signalled:
+        reason = signalled
+    checkpoint_due = now - run.last_checkpoint >= 60 * cfg.checkpoint_minutes
+    if run.world > 1:
+        import torch.distributed as dist
+
+        flags = torch.tensor([reason is not None, checkpoint_due], dtype=torch.int32)
+        dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+        reason = reason or ("peer" if flags[0].item() else None)
+        checkpoint_due = bool(flags[1].item())
+    return reason, checkpoint_due
+
+
+def _average_gradients(lm: LanguageModel, world: int) -> None:
+    """Average gradients over processes (one flat all-reduce)."""
+    import torch.distributed as dist
+
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in lm.parameters()]
+    flat = torch.cat([g.reshape(-1) for g in grads]) / world
+    dist.all_reduce(flat)
+    for g, new in zip(grads, torch._utils._unflatten_dense_tensors(flat, grads), strict=True):
+        g.copy_(new)
+
+
+def _train_step(run: Run, batch: Batch) -> tuple[torch.Tensor, ...]:
+    """Forward, loss, backward, (average), clip, update -> (loss, nll, count, grad_norm)."""
+    autocast = (torch.autocast(run.device.type, dtype=torch.bfloat16) if run.cfg.bf16
+                else contextlib.nullcontext())  # fmt: skip
+    with autocast:
+        hidden, run.state = run.lm(batch, run.state)
+        loss, nll, count = run.lm.loss(hidden, batch.targets, batch.weights,
+                                       generator=run.sampler)  # fmt: skip
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if run.world > 1:
+        _average_gradients(run.lm, run.world)
+    grad_norm = torch.nn.utils.clip_grad_norm_(run.lm.parameters(), run.cfg.clip)
+    run.optimizer.step()
+    return loss, nll, count, grad_norm
+
+
+def _log_window(run: Run, window: _Window, grad_norm: torch.Tensor, n: int, log, bar) -> None:
+    """One row of log.jsonl: the mean over the window (``n``: tokens of the last step)."""
+    mean = window.loss / window.n
+    fwd, bwd = (window.directions / window.n).tolist()
+    row = {"step": run.step, "tokens": run.tokens, "loss": round(mean, 5),
+           "ppl": round(math.exp(min(mean, 50)), 3),
+           "fwd_ppl": round(math.exp(min(fwd, 50)), 3),
+           "bwd_ppl": round(math.exp(min(bwd, 50)), 3),
+           "grad_norm": round(float(grad_norm), 4), "elapsed_s": round(run.seconds(), 1),
+           "tokens_per_s": round(window.n * n / (time.time() - window.start), 1)}  # fmt: skip
+    log.write(json.dumps(row) + "\n")
+    log.flush()
+    if bar is not None:
+        bar.set_postfix(loss=f"{mean:.3f}", ppl=f"{row['ppl']:.1f}")
+
+
+def _weights(run: Run) -> dict:
+    return {"format": FORMAT, "options": run.lm.config.to_options(), "vocab": run.vocab.tokens,
+            "model": {k: v.cpu() for k, v in run.lm.state_dict().items()}}  # fmt: skip
+
+
+def _save_checkpoint(run: Run) -> None:
+    """out/checkpoint.pt (format elmokit-train-1) with every rank's data position, LSTM state
+    and RNGs; a collective under torchrun (every rank calls it), rank 0 writes."""
+    mine = {"data": run.stream.state_dict(), "h": run.state.h.cpu(), "c": run.state.c.cpu(),
+            "torch_rng": torch.get_rng_state(), "sampler_rng": run.sampler.get_state()}  # fmt: skip
+    ranks = [mine]
+    if run.world > 1:
+        import torch.distributed as dist
+
+        ranks = [None] * run.world
+        dist.all_gather_object(ranks, mine)
+    if run.rank == 0:
+        atomic_save({
+            **_weights(run), "optimizer": run.optimizer.state_dict(),
+            "train_config": asdict(run.cfg), "step": run.step, "tokens": run.tokens,
+            "elapsed": run.seconds(), "ranks": ranks,
+        }, run.checkpoint_file)  # fmt: skip
+        _plot(run.out / "log.jsonl", run.out / "loss.png")
+    run.last_checkpoint = time.time()
+
+
+def _save_snapshot(run: Run) -> None:
+    """The weights alone, in out/snapshots (all ranks hold the same; rank 0 calls this)."""
+    atomic_save({**_weights(run), "step": run.step, "tokens": run.tokens,
+                 "elapsed": run.seconds()},
+                run.out / "snapshots" / f"tokens-{run.tokens:012d}.pt")  # fmt: skip
+
+
+def _snapshot_due(run: Run, n: int) -> bool:
+    """Whether the last step (``n`` tokens) crossed a multiple of ``snapshot_tokens``."""
+    every = run.cfg.snapshot_tokens
+    return bool(every) and run.rank == 0 and run.tokens // every > (run.tokens - n) // every
+
+
+def _progress_bar(run: Run):
+    if not run.cfg.progress or run.rank != 0:
+        return None
+    from tqdm import tqdm
+
+    cfg = run.cfg
+    total = cfg.max_tokens
+    if total is None and cfg.max_steps is not None:
+        total = cfg.max_steps * cfg.batch_size * cfg.unroll * run.world
+    return tqdm(total=total, initial=min(run.tokens, total or run.tokens), unit="tok",
+                unit_scale=True, dynamic_ncols=True, smoothing=0.05)  # fmt: skip
 
 
 def _plot(log_path: Path, png_path: Path) -> None:
@@ -130,223 +467,74 @@ def _plot(log_path: Path, png_path: Path) -> None:
     plt.close(fig)
 
 
-def train(cfg: TrainConfig) -> dict:
-    """Train (or resume, or fine-tune) a biLM; returns a summary dict (also in out/summary.json)."""
-    cfg.check()
-    out = Path(cfg.out)
-    ckpt_file = out / CHECKPOINT_NAME
-    ckpt = None
-    if cfg.resume:
-        if not ckpt_file.is_file():
-            raise InputError(f"{ckpt_file}: nothing to resume (no checkpoint)")
-        ckpt = load_checkpoint(ckpt_file)
-        saved = ckpt["train_config"]
-        for key in _FROZEN:
-            setattr(cfg, key, saved[key])
-    rank, world = _distributed(cfg.device)
-    if world > 1:
+def _finish(run: Run, reason: str | None) -> dict:
+    """summary.json (and under torchrun each rank's summary with a parameter checksum), the
+    new run's train_config.json; tears the process group down."""
+    summary = {"step": run.step, "tokens": run.tokens, "stopped": reason,
+               "elapsed_s": round(run.seconds(), 1), "checkpoint": str(run.checkpoint_file)}  # fmt: skip
+    if run.world > 1:  # every process must end with the same weights
         import torch.distributed as dist
-    tune_malloc("train")
-    threads_before = torch.get_num_threads()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    device = torch.device(cfg.device)
 
-    # ---------------------------------------------------------------- data
-    files = expand_corpus(cfg.corpus)
-    if ckpt is not None:
-        vocab = Vocabulary(ckpt["vocab"], where=f"{ckpt_file} vocabulary")
-    else:
-        vocab = Vocabulary.load(cfg.vocab)
-    stream = BatchStream(files, vocab, cfg.batch_size, cfg.unroll, seed=cfg.seed,
-                         epochs=cfg.epochs if cfg.epochs else (None if (cfg.max_tokens or
-                         cfg.max_steps or cfg.max_minutes) else 1),
-                         rank=rank, world_size=world, tokenizer=cfg.tokenizer)  # fmt: skip
-
-    # ---------------------------------------------------------------- model + optimizer
-    torch.manual_seed(cfg.seed)
-    model_kwargs = {"dropout": cfg.dropout, "n_negative": cfg.n_negative}
-    note = ""
-    if ckpt is not None:
-        lm, _ = model_from_checkpoint(ckpt, **model_kwargs)
-    elif cfg.init_from:
-        lm, _, note = load_pretrained(cfg.init_from, vocab, **model_kwargs)
-    else:
-        lm = LanguageModel(resolve_config(cfg.config), len(vocab), **model_kwargs)
-        lm.init_weights()
-    lm.to(device).train()
-    optimizer = _make_optimizer(cfg, lm.parameters())
-    state = lm.zero_state(cfg.batch_size, device)
-    sampler = torch.Generator(device=device).manual_seed(cfg.seed * 1000 + rank)
-    step, tokens_seen, elapsed = 0, 0, 0.0
-    if ckpt is not None:
-        optimizer.load_state_dict(ckpt["optimizer"])
-        if len(ckpt["ranks"]) != world:
-            raise InputError(f"{ckpt_file} was written by {len(ckpt['ranks'])} process(es); "
-                             f"resume with the same number, not {world}")  # fmt: skip
-        mine = ckpt["ranks"][rank]
-        stream.load_state_dict(mine["data"])
-        state = LstmState(mine["h"].to(device), mine["c"].to(device))
-        torch.set_rng_state(mine["torch_rng"])
-        sampler.set_state(mine["sampler_rng"])
-        step, tokens_seen, elapsed = ckpt["step"], ckpt["tokens"], ckpt["elapsed"]
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        if ckpt is None:
-            vocab.save(out / "vocab.txt")
-            lm.config.save(out / "options.json")
-            (out / "log.jsonl").write_text("")
-        if note:
-            print(f"init-from {cfg.init_from}: {note}")
-
-    def save_checkpoint() -> None:
-        mine = {"data": stream.state_dict(), "h": state.h.cpu(), "c": state.c.cpu(),
-                "torch_rng": torch.get_rng_state(), "sampler_rng": sampler.get_state()}  # fmt: skip
-        ranks = [mine]
-        if world > 1:
-            ranks = [None] * world
-            dist.all_gather_object(ranks, mine)
-        if rank == 0:
-            atomic_save({
-                "format": FORMAT, "options": lm.config.to_options(), "vocab": vocab.tokens,
-                "model": {k: v.cpu() for k, v in lm.state_dict().items()},
-                "optimizer": optimizer.state_dict(), "train_config": asdict(cfg),
-                "step": step, "tokens": tokens_seen, "elapsed": elapsed + time.time() - start,
-                "ranks": ranks,
-            }, ckpt_file)  # fmt: skip
-            _plot(out / "log.jsonl", out / "loss.png")
-
-    def save_snapshot() -> None:  # weights only: all ranks hold the same, rank 0 writes
-        atomic_save({
-            "format": FORMAT, "options": lm.config.to_options(), "vocab": vocab.tokens,
-            "model": {k: v.cpu() for k, v in lm.state_dict().items()}, "step": step,
-            "tokens": tokens_seen, "elapsed": elapsed + time.time() - start,
-        }, out / "snapshots" / f"tokens-{tokens_seen:012d}.pt")  # fmt: skip
-
-    # ---------------------------------------------------------------- signals
-    stop_reason: list[str] = []
-
-    def on_signal(signum, frame):  # save first, then stop (a second Ctrl-C interrupts)
-        stop_reason.append(signal.Signals(signum).name)
-        signal.signal(signum, previous[signum])
-
-    previous = {}
-    if threading.current_thread() is threading.main_thread():  # signals work only there
-        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-
-    # ---------------------------------------------------------------- the loop
-    autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if cfg.bf16
-                else contextlib.nullcontext())  # fmt: skip
-    total = cfg.max_tokens
-    if total is None and cfg.max_steps is not None:
-        total = cfg.max_steps * cfg.batch_size * cfg.unroll * world
-    bar = None
-    if cfg.progress and rank == 0:
-        from tqdm import tqdm
-
-        bar = tqdm(total=total, initial=min(tokens_seen, total or tokens_seen), unit="tok",
-                   unit_scale=True, dynamic_ncols=True, smoothing=0.05)  # fmt: skip
-    start = last_ckpt = time.time()
-    window_loss, window_n, window_dir, window_start = 0.0, 0, torch.zeros(2), time.time()
-    log = open(out / "log.jsonl", "a") if rank == 0 else None  # noqa: SIM115
-    reason = None
-    try:
-        while True:
-            # when to stop: checked before each step so that every rank agrees
-            now = time.time()
-            if cfg.max_steps is not None and step >= cfg.max_steps:
-                reason = "max_steps"
-            elif cfg.max_tokens is not None and tokens_seen >= cfg.max_tokens:
-                reason = "max_tokens"
-            elif cfg.max_minutes is not None and now - start >= 60 * cfg.max_minutes:
-                reason = "max_minutes"
-            elif stop_reason:
-                reason = stop_reason[0]
-            checkpoint_due = now - last_ckpt >= 60 * cfg.checkpoint_minutes
-            if world > 1:  # every rank must take the same decisions (collectives follow)
-                flags = torch.tensor([reason is not None, checkpoint_due], dtype=torch.int32)
-                dist.all_reduce(flags, op=dist.ReduceOp.MAX)
-                reason = reason or ("peer" if flags[0].item() else None)
-                checkpoint_due = bool(flags[1].item())
-            if reason:
-                break
-            if checkpoint_due and step > 0:
-                save_checkpoint()
-                last_ckpt = time.time()
-            try:
-                batch = next(stream).to(device)
-            except StopIteration:
-                reason = "end_of_data"
-                break
-            with autocast:
-                hidden, state = lm(batch, state)
-                loss, nll, count = lm.loss(hidden, batch.targets, batch.weights,
-                                           generator=sampler)  # fmt: skip
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if world > 1:  # average gradients over processes (one flat all-reduce)
-                grads = [p.grad if p.grad is not None else torch.zeros_like(p)
-                         for p in lm.parameters()]  # fmt: skip
-                flat = torch.cat([g.reshape(-1) for g in grads]) / world
-                dist.all_reduce(flat)
-                for g, new in zip(grads, torch._utils._unflatten_dense_tensors(flat, grads),
-                                  strict=True):  # fmt: skip
-                    g.copy_(new)
-            grad_norm = torch.nn.utils.clip_grad_norm_(lm.parameters(), cfg.clip)
-            optimizer.step()
-            step += 1
-            n = batch.n_tokens * world
-            tokens_seen += n
-            every = cfg.snapshot_tokens
-            if every and rank == 0 and tokens_seen // every > (tokens_seen - n) // every:
-                save_snapshot()
-            window_loss += loss.item()
-            window_n += 1
-            window_dir += (nll / count.clamp(min=1)).cpu()
-            if bar is not None:
-                bar.update(n)
-            if step % cfg.log_every == 0 and rank == 0:
-                mean = window_loss / window_n
-                fwd, bwd = (window_dir / window_n).tolist()
-                spent = elapsed + time.time() - start
-                row = {"step": step, "tokens": tokens_seen, "loss": round(mean, 5),
-                       "ppl": round(math.exp(min(mean, 50)), 3),
-                       "fwd_ppl": round(math.exp(min(fwd, 50)), 3),
-                       "bwd_ppl": round(math.exp(min(bwd, 50)), 3),
-                       "grad_norm": round(float(grad_norm), 4), "elapsed_s": round(spent, 1),
-                       "tokens_per_s": round(window_n * n / (time.time() - window_start), 1)}  # fmt: skip
-                log.write(json.dumps(row) + "\n")
-                log.flush()
-                if bar is not None:
-                    bar.set_postfix(loss=f"{mean:.3f}", ppl=f"{row['ppl']:.1f}")
-                window_loss, window_n, window_dir = 0.0, 0, torch.zeros(2)
-                window_start = time.time()
-    finally:
-        torch.set_num_threads(threads_before)
-        for s, handler in previous.items():
-            with contextlib.suppress(ValueError, TypeError):
-                signal.signal(s, handler)
-        if bar is not None:
-            bar.close()
-        if log is not None:
-            log.close()
-    save_checkpoint()
-    summary = {"step": step, "tokens": tokens_seen, "stopped": reason,
-               "elapsed_s": round(elapsed + time.time() - start, 1),
-               "checkpoint": str(ckpt_file)}  # fmt: skip
-    if world > 1:  # every process must end with the same weights
-        checksum = sum(float(p.detach().double().sum()) for p in lm.parameters())
-        sums: list = [None] * world
+        checksum = sum(float(p.detach().double().sum()) for p in run.lm.parameters())
+        sums: list = [None] * run.world
         dist.all_gather_object(sums, checksum)
-        summary.update(world_size=world, param_checksums=sums,
+        summary.update(world_size=run.world, param_checksums=sums,
                        ranks_agree=all(s == sums[0] for s in sums))  # fmt: skip
-        (out / f"summary.rank{rank}.json").write_text(json.dumps(summary) + "\n")
+        (run.out / f"summary.rank{run.rank}.json").write_text(json.dumps(summary) + "\n")
         # every rank done with every collective before any tears its gloo pairs down (a rank
         # aborted once, 1 run in ~30, with "terminate called without an active exception")
         dist.barrier()
         dist.destroy_process_group()
-    if rank == 0:
-        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        if ckpt is None and cfg.init_from is None and not (out / "train_config.json").exists():
-            (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+    if run.rank == 0:
+        (run.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        config_file = run.out / "train_config.json"
+        if not run.resumed and run.cfg.init_from is None and not config_file.exists():
+            config_file.write_text(json.dumps(asdict(run.cfg), indent=2) + "\n")
     return summary
+
+
+# ---------------------------------------------------------------------- the loop
+def train(cfg: TrainConfig) -> dict:
+    """Train (or resume, or fine-tune) a biLM; returns a summary dict (also in out/summary.json).
+    ``cfg`` is not changed (a resumed run completes a copy of it from the checkpoint)."""
+    threads_before = torch.get_num_threads()
+    run = _setup(cfg)
+    window, reason = _Window(), None
+    bar = _progress_bar(run)
+    log = open(run.out / "log.jsonl", "a") if run.rank == 0 else None  # noqa: SIM115
+    run.start = run.last_checkpoint = time.time()
+    try:
+        with _StopSignals() as signals:  # save first, then stop
+            while True:
+                reason, checkpoint_due = _should_stop(run, signals.received)
+                if reason:
+                    break
+                if checkpoint_due and run.step > 0:
+                    _save_checkpoint(run)
+                try:
+                    batch = next(run.stream).to(run.device)
+                except StopIteration:
+                    reason = "end_of_data"
+                    break
+                loss, nll, count, grad_norm = _train_step(run, batch)
+                n = batch.n_tokens * run.world
+                run.step += 1
+                run.tokens += n
+                if _snapshot_due(run, n):
+                    _save_snapshot(run)
+                window.loss += loss.item()
+                window.n += 1
+                window.directions += (nll / count.clamp(min=1)).cpu()
+                if bar is not None:
+                    bar.update(n)
+                if run.step % run.cfg.log_every == 0 and run.rank == 0:
+                    _log_window(run, window, grad_norm, n, log, bar)
+                    window = _Window()
+    finally:
+        torch.set_num_threads(threads_before)
+        if bar is not None:
+            bar.close()
+        if log is not None:
+            log.close()
+    _save_checkpoint(run)
+    return _finish(run, reason)
