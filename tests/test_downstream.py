@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from elmokit import Elmo, ElmoConfig
 from elmokit.cli import main
 from elmokit.downstream import pooling
 from elmokit.errors import InputError
-from tests.conftest import TINY_DIR
+from elmokit.tokenize import tokenize
+from tests.conftest import TINY_DIR, TINY_OPTIONS, TINY_WEIGHTS
 
 pytest.importorskip("sklearn")
 
@@ -50,10 +52,21 @@ def test_sentence_vectors_errors(tiny_elmo):
 
 
 def test_scalar_mix_weights():
+    """A ScalarMix holds logits; scalar_mix_weights gives the plain weights it applies."""
+    import torch
+
     from elmokit.modules.scalar_mix import ScalarMix
 
     w = pooling.scalar_mix_weights(ScalarMix(3))
     np.testing.assert_allclose(w, [1 / 3] * 3, rtol=1e-6)
+    mix = ScalarMix(3, initial_weights=[0.0, 0.0, float(np.log(2))])
+    with torch.no_grad():
+        mix.gamma.fill_(2.0)
+    w = pooling.scalar_mix_weights(mix)
+    np.testing.assert_allclose(w, [0.5, 0.5, 1.0], rtol=1e-6)  # 2 * softmax([0, 0, log 2])
+    layers = torch.randn(3, 2, 4, 5)  # (L, B, T, D)
+    want = np.tensordot(w, layers.numpy(), axes=1)  # the same mix, as plain weights
+    np.testing.assert_allclose(mix(layers).detach().numpy(), want, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("suffix", [".npz", ".h5", ".parquet"])
@@ -90,12 +103,33 @@ def test_vectorizer_pipeline_cross_val():
     assert vec.get_feature_names_out().shape == (32,)
     pipe = make_pipeline(ElmoVectorizer(str(TINY_DIR)), LogisticRegression(max_iter=200))
     scores = cross_val_score(pipe, np.array(TEXTS), LABELS, cv=2)
-    assert scores.shape == (2,) and ((0 <= scores) & (scores <= 1)).all()
+    # the pipeline (cloned per fold) scores exactly what the same features score directly
+    features = ElmoVectorizer(str(TINY_DIR)).fit_transform(TEXTS)
+    want = cross_val_score(LogisticRegression(max_iter=200), features, LABELS, cv=2)
+    np.testing.assert_array_equal(scores, want)
     import pickle
 
     fitted = pipe.fit(TEXTS, LABELS)
-    again = pickle.loads(pickle.dumps(fitted))  # the model is not inside the pickle
+    blob = pickle.dumps(fitted)
+    assert len(blob) < TINY_WEIGHTS.stat().st_size / 4  # the model is not inside the pickle
+    again = pickle.loads(blob)
     assert (again.predict(TEXTS) == fitted.predict(TEXTS)).all()
+
+
+def test_vectorizer_clones_share_one_model(monkeypatch, tiny_elmo):
+    from sklearn.base import clone
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+
+    from elmokit.downstream import sklearn as sk
+
+    loads = []
+    monkeypatch.setattr(sk, "load_model", lambda m: loads.append(m) or Elmo.load(m))
+    pipe = make_pipeline(sk.ElmoVectorizer(str(TINY_DIR)), LogisticRegression(max_iter=200))
+    cross_val_score(pipe, TEXTS, LABELS, cv=3)  # 3 clones (and their clones) of the vectorizer
+    assert loads == [str(TINY_DIR)]
+    assert clone(sk.ElmoVectorizer(tiny_elmo)).model is tiny_elmo  # shared, not deep-copied
 
 
 def test_glove_vectorizer(tmp_path):
@@ -132,13 +166,41 @@ def test_classify_cli(tmp_path):
     assert "train.csv: no column 'text'" in res.output and "columns: review, score" in res.output
 
 
+def _counting(elmo: Elmo) -> list[tuple[str, ...]]:
+    """Record every sentence ``elmo.embed_batch`` runs the biLM on."""
+    embedded: list[tuple[str, ...]] = []
+    embed_batch = elmo.embed_batch
+    elmo.embed_batch = lambda batch: embedded.extend(map(tuple, batch)) or embed_batch(batch)
+    return embedded
+
+
 def test_sentence_vector_cache(tiny_elmo):
-    pooling.clear_cache()
+    elmo = Elmo.from_hdf5(TINY_OPTIONS, TINY_WEIGHTS)  # its own cache, empty
+    embedded = _counting(elmo)
     for layer in ("average", 2, "concat", [0.1, 0.2, 0.7]):
         plain = tiny_elmo.sentence_vectors(TEXTS + [""], layer=layer)
-        cached = pooling.sentence_vectors(tiny_elmo, TEXTS + [""], layer=layer, cache=True)
+        cached = pooling.sentence_vectors(elmo, TEXTS + [""], layer=layer, cache=True)
         np.testing.assert_allclose(cached, plain, rtol=1e-5, atol=1e-6)
-    assert len(pooling._MEANS) == 11
+    assert sorted(embedded) == sorted(tuple(tokenize(t)) for t in TEXTS + [""])  # each once
+    elmo.clear_sentence_cache()
+    elmo.sentence_vectors(TEXTS[:2], cache=True)
+    assert len(embedded) == 13
+
+
+def test_sentence_vector_cache_belongs_to_its_model(tiny_elmo):
+    config = ElmoConfig.from_file(TINY_OPTIONS)
+    for seed in (1, 2):  # a new model (maybe at a freed model's address) starts empty
+        other = Elmo.random(config, seed=seed)
+        other.sentence_vectors(TEXTS, cache=True)
+        np.testing.assert_allclose(other.sentence_vectors(TEXTS, cache=True),
+                                   other.sentence_vectors(TEXTS), rtol=1e-5, atol=1e-6)
+        del other
+    elmo = Elmo.from_hdf5(TINY_OPTIONS, TINY_WEIGHTS)
+    cold = elmo.sentence_vectors(TEXTS, cache=True)
+    elmo.set_warm_state(["the cat sat on the mat ."])  # changes every vector: cache dropped
+    warm = elmo.sentence_vectors(TEXTS, cache=True)
+    assert not np.allclose(warm, cold)
+    np.testing.assert_allclose(warm, elmo.sentence_vectors(TEXTS), rtol=1e-5, atol=1e-6)
 
 
 def test_data_readers(tmp_path):

@@ -32,6 +32,8 @@ def test_keras_model_trains_mix_and_saves(tmp_path, tiny_elmo):
     model = keras.Model(inp, keras.layers.Dense(1, activation="sigmoid")(emb(inp)))
     model.compile(keras.optimizers.Adam(0.05), "binary_crossentropy")
     assert sorted(tuple(w.shape) for w in model.trainable_weights) == [(1,), (1,), (3,), (32, 1)]
+    names = {w.name for w in emb.trainable_weights}  # named after the torch parameters
+    assert names == {"scalar_mixes_0_scalar_parameters", "scalar_mixes_0_gamma"}
     before = emb.mix_weights()
     np.testing.assert_allclose(before, [1 / 3] * 3, rtol=1e-6)
     model.fit(ids, Y, epochs=2, batch_size=4, verbose=0)

@@ -82,9 +82,14 @@ def test_context_index(tiny_elmo, tmp_path):
     assert hits[0].score >= hits[1].score and "[cell]" in hits[0].highlighted()
     with pytest.raises(InputError, match="does not occur"):
         index.query("no such word", "cell")
-    words = WordIndex(tiny_elmo, ["receive", "embedding", "cell"])
-    got = words.query("recieve", k=2)
-    assert len(got) == 2 and all(-1.0 <= s <= 1.0001 for _, s in got)
+    vocab = ["receive", "embedding", "cell", "recieve"]
+    got = WordIndex(tiny_elmo, vocab).query("recieve", k=2)
+    # brute force: cosine of each word's char-layer vector, embedded alone; itself excluded
+    char_layer = {w: tiny_elmo.embed_sentence([w])[0, 0].astype(np.float64) for w in vocab}
+    unit = {w: v / np.linalg.norm(v) for w, v in char_layer.items()}
+    sims = sorted(((float(unit["recieve"] @ unit[w]), w) for w in vocab[:3]), reverse=True)
+    assert [w for w, _ in got] == [w for _, w in sims[:2]]
+    np.testing.assert_allclose([s for _, s in got], [s for s, _ in sims[:2]], atol=1e-5)
 
 
 def test_neighbors_cli(tmp_path):

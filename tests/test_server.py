@@ -106,14 +106,18 @@ def test_outputs_shapes_and_values(client: TestClient, tiny_elmo: Elmo) -> None:
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
-def test_mix_weights_are_softmaxed(client: TestClient, tiny_elmo: Elmo) -> None:
+def test_mix_weights_are_applied_as_given(client: TestClient, tiny_elmo: Elmo) -> None:
+    """Plain mixing weights, as everywhere in elmokit (no softmax, no normalisation)."""
     layers = tiny_elmo.embed_sentence(SENTENCES[0])
-    r = embed(client, {"tokens": [SENTENCES[0]], "output": "mix", "weights": [0, 0, 50]})
-    np.testing.assert_allclose(r.json()["embeddings"][0], layers[2], rtol=1e-4, atol=1e-5)
-    r = embed(client, {"tokens": [SENTENCES[0]], "output": "mix", "weights": [1, 0, 0]})
-    w = np.exp([1.0, 0, 0]) / np.exp([1.0, 0, 0]).sum()
-    want = np.tensordot(w, layers, axes=1)
-    np.testing.assert_allclose(r.json()["embeddings"][0], want, rtol=1e-4, atol=1e-5)
+    for weights in ([0.2, 0.3, 0.5], [1, 0, 0], [2, 0, -1]):
+        r = embed(client, {"tokens": [SENTENCES[0]], "output": "mix", "weights": weights})
+        want = np.tensordot(np.asarray(weights, np.float32), layers, axes=1)
+        np.testing.assert_allclose(r.json()["embeddings"][0], want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(r.json()["embeddings"][0], 2 * layers[0] - layers[2],
+                               rtol=1e-5, atol=1e-6)
+    same = tiny_elmo.sentence_vectors([SENTENCES[0]], layer=[0.2, 0.3, 0.5], pooling="first")
+    r = embed(client, {"tokens": [SENTENCES[0]], "output": "mix", "weights": [0.2, 0.3, 0.5]})
+    np.testing.assert_allclose(r.json()["embeddings"][0][0], same[0], rtol=1e-5, atol=1e-6)
 
 
 def test_texts_are_tokenized(client: TestClient, tiny_elmo: Elmo) -> None:

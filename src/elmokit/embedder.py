@@ -25,13 +25,23 @@ from elmokit import hub
 from elmokit.characters import batch_to_ids
 from elmokit.config import ElmoConfig
 from elmokit.errors import InputError, ModelNotFoundError
+from elmokit.layers import OUTPUT_FORMATS as OUTPUT_FORMATS  # re-exported: the old home
+from elmokit.layers import (
+    LayerSpec,
+    check_pooling,
+    combine_layers,
+    layer_weights,
+    masked_mean,
+    pool_tokens,
+)
+from elmokit.layers import select_output as select_output  # re-exported: the old home
 from elmokit.modules.bilm import BiLM, LstmState
 from elmokit.tokenize import tokenize
 from elmokit.weights import load_weights, save_weights
 
-OUTPUT_FORMATS = ("all", "top", "average")
-
 Sentence = str | Sequence[str]
+#: Sentences whose per-layer token means ``sentence_vectors(cache=True)`` keeps, per model.
+SENTENCE_CACHE_SIZE = 20_000
 
 
 def as_tokens(sentence: Sentence, where: str = "sentence") -> list[str]:
@@ -47,15 +57,14 @@ def as_tokens(sentence: Sentence, where: str = "sentence") -> list[str]:
     )
 
 
-def select_output(layers: np.ndarray, output_format: str) -> np.ndarray:
-    """(3, n, D) -> "all": (3, n, D); "top": (n, D) the last layer; "average": (n, D) mean."""
-    if output_format == "all":
-        return layers
-    if output_format == "top":
-        return layers[-1]
-    if output_format == "average":
-        return layers.mean(axis=0)
-    raise InputError(f"output format {output_format!r} is not one of {', '.join(OUTPUT_FORMATS)}")
+def truncate(sentence: Sentence, max_tokens: int | None) -> list[str]:
+    """Tokenize (if a string) and keep the first ``max_tokens`` tokens (all when None).
+
+    >>> truncate("The cell divides .", 2)
+    ['The', 'cell']
+    """
+    tokens = as_tokens(sentence)
+    return tokens if max_tokens is None else tokens[:max_tokens]
 
 
 class Elmo:
@@ -94,6 +103,8 @@ class Elmo:
         )
         self._state: LstmState | None = None
         self._warm_state: LstmState | None = None
+        # tokens -> float32 (L, D) per-layer token means, oldest first (sentence_vectors cache)
+        self._sentence_means: dict[tuple[str, ...], np.ndarray] = {}
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -224,6 +235,7 @@ class Elmo:
         start keeps results deterministic and batch-independent. ``None`` restores zeros.
         """
         self._warm_state = None
+        self.clear_sentence_cache()  # cached vectors were computed from the old start state
         if burn_in is None:
             return
         saved_stateful, saved_state = self.stateful, self._state
@@ -340,16 +352,15 @@ class Elmo:
             raise InputError("signatures: no sentences given")
         out = self._forward(batch)
         width = int(lengths.max())
-        layers = out.layers[:, :, 1 : width + 1].float().cpu().numpy()  # drop <S>
-        mask = np.arange(width)[None, :] < lengths[:, None]
+        layers = out.layers[:, :, 1 : width + 1].float().cpu().numpy()  # (L, B, T, D), no <S>
+        mask = np.arange(width)[None, :] < lengths[:, None]  # (B, T)
         layers = layers * mask[None, :, :, None]
-        elmo = layers.mean(axis=0)
-        counts = np.maximum(lengths, 1)[:, None].astype(np.float32)
+        elmo = combine_layers(layers, "average")  # (L, B, T, D) -> (B, T, D)
         outputs = {
             "word_emb": out.token_embedding[:, 1 : width + 1].float().cpu().numpy()
             * mask[:, :, None],
             "elmo": elmo,
-            "default": elmo.sum(axis=1) / counts,
+            "default": masked_mean(elmo, mask),  # (B, T, D) -> (B, D)
             "mask": mask,
             "sequence_len": lengths,
         }
@@ -360,15 +371,69 @@ class Elmo:
     def sentence_vectors(
         self,
         sentences: Iterable[Sentence],
-        layer: int | str | Sequence[float] = "average",
+        layer: LayerSpec = "average",
         pooling: str = "mean",
         batch_size: int = 32,
         max_tokens: int | None = 128,
+        progress: bool = False,
+        cache: bool = False,
     ) -> np.ndarray:
-        """Sentences -> float32 (N, D): per token, combine the layers (``layer``: an index,
-        ``"average"`` (default: the "double averaging" of the tutorials), ``"top"``, or a list
-        of L scalar-mix weights), then ``pooling`` over the tokens (mean | max | first | last).
-        See :func:`elmokit.downstream.pooling.sentence_vectors`."""
-        from elmokit.downstream.pooling import sentence_vectors
+        """Sentences (raw strings or token lists) -> float32 (N, D) ((N, L * D) for "concat").
 
-        return sentence_vectors(self, sentences, layer, pooling, batch_size, max_tokens)
+        >>> elmo.sentence_vectors(["The cell divides .", "A mouse ran ."]).shape
+        (2, 256)
+        >>> elmo.sentence_vectors(texts, layer=[0.2, 0.3, 0.5]).shape   # (N, D)
+
+        Per token, combine the layers (``layer``: an index, ``"average"`` (default: the
+        tutorials' "double averaging", TF-Hub's ``default``), ``"top"``, ``"concat"``, or L
+        plain mixing weights applied as given, see :mod:`elmokit.layers`), then ``pooling`` over
+        the tokens (mean | max | first | last); an empty sentence gives zeros. Sentences longer
+        than ``max_tokens`` tokens are cut; they are batched by length, output is in input order.
+
+        ``cache=True`` (mean pooling, stateless only) keeps each sentence's per-layer token
+        means (L, D) on this model (up to ``SENTENCE_CACHE_SIZE`` sentences), so trying other
+        ``layer`` choices on the same texts does not run the biLM again.
+        """
+        batch = [truncate(s, max_tokens) for s in sentences]
+        weights = layer_weights(layer, self.num_layers)  # validate before the expensive part
+        check_pooling(pooling)
+        width = self.dim * (self.num_layers if weights is None else 1)  # "concat": L * D
+        out = np.zeros((len(batch), width), dtype=np.float32)  # (N, D)
+        if cache and pooling == "mean" and not self.stateful and len(batch) <= (
+            SENTENCE_CACHE_SIZE // 2
+        ):
+            for i, means in enumerate(self._layer_means(batch, batch_size)):
+                out[i] = combine_layers(means[:, None], layer)[0]  # (L, 1, D) -> (D,)
+            return out
+        order = sorted(range(len(batch)), key=lambda i: len(batch[i]))
+        chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        if progress:
+            from tqdm import tqdm
+
+            chunks = tqdm(chunks, desc="embedding", unit="batch")
+        for chunk in chunks:
+            for i, layers in zip(chunk, self.embed_batch([batch[i] for i in chunk]), strict=True):
+                out[i] = pool_tokens(combine_layers(layers, layer), pooling)
+        return out
+
+    def _layer_means(self, batch: list[list[str]], batch_size: int) -> list[np.ndarray]:
+        """Token lists -> their float32 (L, D) per-layer token means, through the cache."""
+        cached = self._sentence_means
+        keys = [tuple(tokens) for tokens in batch]
+        for key in keys:  # mark as recently used, so evictions below spare them
+            if key in cached:
+                cached[key] = cached.pop(key)
+        todo = sorted(dict.fromkeys(k for k in keys if k not in cached), key=len)
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start : start + batch_size]
+            embedded = self.embed_batch([list(k) for k in chunk])
+            for key, layers in zip(chunk, embedded, strict=True):
+                while len(cached) >= SENTENCE_CACHE_SIZE:  # oldest first; this call's are newer
+                    cached.pop(next(iter(cached)))
+                # (L, n, D) -> (L, D); an empty sentence -> zeros
+                cached[key] = layers.mean(axis=1) if layers.shape[1] else layers.sum(axis=1)
+        return [cached[key] for key in keys]
+
+    def clear_sentence_cache(self) -> None:
+        """Forget the per-layer means kept by :meth:`sentence_vectors` (``cache=True``)."""
+        self._sentence_means.clear()

@@ -9,7 +9,9 @@ torch.Size([2, 3])
 
 Each representation is its own trainable :class:`ScalarMix` of the biLM's layers (so a task
 can learn which layers it wants), followed by dropout. The biLM is frozen unless
-``requires_grad=True``; it is always stateless here.
+``requires_grad=True``; it is always stateless here. ``scalar_mix_parameters`` fixes (and
+freezes) the mixes at these softmax **logits**, AllenNLP's meaning (``[0, 0, 0]`` = the equal
+mix), not the plain mixing weights that :mod:`elmokit.layers` takes elsewhere.
 """
 
 from __future__ import annotations

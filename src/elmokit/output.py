@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from elmokit.embedder import OUTPUT_FORMATS, select_output
 from elmokit.errors import InputError
+from elmokit.layers import OUTPUT_FORMATS, select_output
 
 if TYPE_CHECKING:
     from elmokit.embedder import Elmo

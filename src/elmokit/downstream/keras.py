@@ -11,8 +11,11 @@ on current software.
 
 Keras tensors cannot hold strings (the TF-Hub tutorial fed ``tf.string``), so texts become
 character ids first (:func:`texts_to_char_ids`, padding = 0). The layer wraps
-:class:`elmokit.ElmoLayer`: the biLM is frozen and the scalar mix (3 weights + gamma) is
-trained with the rest of the model. ``output_mode="elmo"`` gives (B, T, D) token vectors.
+:class:`elmokit.ElmoLayer`: the biLM is frozen and the scalar mix (3 softmax logits + gamma,
+see :class:`~elmokit.modules.scalar_mix.ScalarMix`; :meth:`ElmoEmbedding.mix_weights` gives
+the plain weights) is trained with the rest of the model. ``output_mode`` takes TF-Hub's
+names (:data:`elmokit.layers.HUB_OUTPUTS`): ``"elmo"`` gives (B, T, D) token vectors.
+Its Keras variables are named after the torch parameters (``scalar_mixes_0_gamma``, ...).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from elmokit.errors import ElmoError
+from elmokit.layers import HUB_OUTPUTS, masked_mean, scalar_mix_weights
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
@@ -49,6 +53,19 @@ def texts_to_char_ids(texts: Sequence[str | Sequence[str]], max_tokens: int = 64
     return out
 
 
+class NamedTorchModule(keras.layers.TorchModuleWrapper):
+    """``keras.layers.TorchModuleWrapper`` whose variables carry the torch parameter names,
+    ``.`` -> ``_`` (``scalar_mixes_0_scalar_parameters``), instead of ``variable_31``. Saved
+    weights are the module's ``state_dict`` either way, so saved files are unchanged."""
+
+    def _track_module_parameters(self) -> None:
+        for name, param in self.module.named_parameters():
+            variable = keras.Variable(initializer=param, trainable=param.requires_grad,
+                                      name=name.replace(".", "_"))
+            self._track_variable(variable)
+        self.built = True
+
+
 @keras.saving.register_keras_serializable(package="elmokit")
 class ElmoEmbedding(keras.layers.Layer):
     """Char ids int (B, T, 50) -> ``"default"``: (B, D) masked mean of the scalar-mixed ELMo
@@ -61,7 +78,7 @@ class ElmoEmbedding(keras.layers.Layer):
     def __init__(self, model: str | None = None, output_mode: str = "default",
                  dropout: float = 0.0, layer_norm: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if output_mode not in ("default", "elmo"):
+        if output_mode not in HUB_OUTPUTS:
             raise ElmoError(f"output_mode {output_mode!r} is not 'default' or 'elmo'")
         from elmokit.layer import ElmoLayer
 
@@ -72,7 +89,7 @@ class ElmoEmbedding(keras.layers.Layer):
         module = ElmoLayer(self.model_name, num_output_representations=1,
                            do_layer_norm=layer_norm, dropout=dropout)
         self.dim = module.output_dim
-        self.elmo = module  # Keras wraps it in a TorchModuleWrapper (its trainable params)
+        self.elmo = NamedTorchModule(module, name="elmo_layer")
 
     def call(self, inputs: Any) -> Any:
         import torch
@@ -86,9 +103,8 @@ class ElmoEmbedding(keras.layers.Layer):
             rep = torch.nn.functional.pad(rep, (0, 0, 0, width - rep.shape[1]))
             mask = torch.nn.functional.pad(mask, (0, width - mask.shape[1]))
         if self.output_mode == "elmo":
-            return rep
-        m = mask.to(rep.dtype).unsqueeze(-1)
-        return (rep * m).sum(1) / m.sum(1).clamp(min=1.0)
+            return rep  # (B, T, D)
+        return masked_mean(rep, mask)  # (B, T, D) -> (B, D)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         if self.output_mode == "elmo":
@@ -100,8 +116,5 @@ class ElmoEmbedding(keras.layers.Layer):
                 self.output_mode, "dropout": self.dropout, "layer_norm": self.layer_norm}
 
     def mix_weights(self) -> np.ndarray:
-        """The current effective layer weights ``gamma * softmax(w)``, (L,)."""
-        from elmokit.downstream.pooling import scalar_mix_weights
-
-        module = getattr(self.elmo, "module", self.elmo)  # inside Keras' TorchModuleWrapper
-        return scalar_mix_weights(module.scalar_mixes[0])
+        """The current effective plain layer weights ``gamma * softmax(logits)``, (L,)."""
+        return scalar_mix_weights(self.elmo.module.scalar_mixes[0])

@@ -287,10 +287,10 @@ def find_neighbors(
     0|1|2|top|average|w0,w1,w2.
     ``model``: an :class:`~elmokit.Elmo`, a name or directory, or None (the bundled one)."""
     from elmokit.downstream.features import parse_layer
+    from elmokit.downstream.models import load_model
     from elmokit.downstream.senses import SENSES, sense_sentences
-    from elmokit.downstream.sklearn import shared_model
 
-    elmo = shared_model(model)
+    elmo = load_model(model)
     builtin = [s.split() for _, _, s in sense_sentences()]
     if corpus:
         indexed = read_sentences(corpus, max_sentences, {word})

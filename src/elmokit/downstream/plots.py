@@ -181,7 +181,7 @@ def plot_file(path: str | os.PathLike, out: str | os.PathLike = "plot", kind: st
 
     from elmokit.downstream.data import read_brown, read_labeled_csv
     from elmokit.downstream.features import parse_layer
-    from elmokit.downstream.sklearn import shared_model
+    from elmokit.downstream.models import load_model
 
     path = Path(path)
     if kind == "auto":
@@ -189,7 +189,7 @@ def plot_file(path: str | os.PathLike, out: str | os.PathLike = "plot", kind: st
     if kind not in ("sentences", "words"):
         raise InputError(f"plot kind {kind!r} is not one of auto, sentences, words")
     layer = parse_layer(layer) if isinstance(layer, str) else layer
-    elmo = shared_model(model)
+    elmo = load_model(model)
     if kind == "sentences":
         data = read_labeled_csv(path, text_col, label_col).subset(max_points)
         return plot_sentences(elmo, data.texts, data.labels, out, layer, method, **kwargs)

@@ -1,13 +1,20 @@
-"""Sentence vectors from ELMo layers, and safe save / load of computed embeddings.
+"""Sentence and token vectors of many texts, and safe save / load of computed embeddings.
 
 >>> from elmokit import Elmo
+>>> from elmokit.downstream.pooling import sentence_vectors, token_vectors
 >>> elmo = Elmo.load()
->>> X = elmo.sentence_vectors(["The cell divides.", "A mouse ran."])   # (2, D) float32
->>> X = elmo.sentence_vectors(texts, layer=2)                          # top biLSTM layer
->>> X = elmo.sentence_vectors(texts, layer=[0.2, 0.3, 0.5])            # fixed scalar mix
+>>> sentence_vectors(elmo, ["The cell divides.", "A mouse ran."]).shape   # (N, D) float32
+(2, 256)
+>>> X = sentence_vectors(elmo, texts, layer=2)                    # (N, D) top biLSTM layer
+>>> X = sentence_vectors(elmo, texts, layer=[0.2, 0.3, 0.5])      # (N, D) plain mixing weights
+>>> [v.shape for v in token_vectors(elmo, ["The cell divides ."])]   # [(n, D)] per text
+[(4, 256)]
 
-The default, ``layer="average"``, is the seed tutorials' "double averaging": average the 3
-layers at each token, then average over the tokens (TF-Hub ELMo's ``default`` output).
+Layer choices (an index, "average", "top", "concat", or L mixing weights applied as given) and
+poolings are those of :mod:`elmokit.layers` (``LayerSpec``, ``combine_layers``, ... are
+re-exported here, their old home). The default, ``layer="average"``, is the seed tutorials'
+"double averaging": average the layers at each token, then average over the tokens (TF-Hub
+ELMo's ``default`` output).
 
 Embeddings are saved as ``.npz`` (numpy, ``allow_pickle=False`` on load), ``.h5`` / ``.hdf5``
 or ``.parquet`` — never pickle — with the texts, labels and a JSON metadata dict alongside.
@@ -24,98 +31,30 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from elmokit.errors import InputError
+from elmokit.layers import (
+    POOLINGS,
+    LayerSpec,
+    combine_layers,
+    layer_weights,
+    pool_tokens,
+    scalar_mix_weights,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from elmokit.embedder import Elmo, Sentence
 
-#: A layer choice: an index (0 = char-CNN token layer, 1.. = biLSTM layers, negative from the
-#: top), "average" (equal-weight mean of all layers), "top", "token" (= 0), "concat" (all
-#: layers side by side, L * D wide), or a sequence of L mixing weights (a scalar mix; use
-#: :func:`scalar_mix_weights` to get them from a trained ``ScalarMix``).
-LayerSpec = int | str | Sequence[float]
-POOLINGS = ("mean", "max", "first", "last")
-
-
-def layer_weights(layer: LayerSpec, num_layers: int) -> np.ndarray | None:
-    """LayerSpec -> float32 (L,) weights, or None for ``"concat"``."""
-    if isinstance(layer, str):
-        if layer == "average":
-            return np.full(num_layers, 1.0 / num_layers, dtype=np.float32)
-        if layer == "top":
-            layer = num_layers - 1
-        elif layer in ("token", "bottom"):
-            layer = 0
-        elif layer == "concat":
-            return None
-        elif layer.lstrip("-").isdigit():
-            layer = int(layer)
-        else:
-            raise InputError(
-                f"layer {layer!r} is not an index, 'average', 'top', 'token', 'concat' "
-                "or a list of weights"
-            )
-    if isinstance(layer, (int, np.integer)):
-        if not -num_layers <= int(layer) < num_layers:
-            raise InputError(f"layer {layer} out of range: the model has {num_layers} layers")
-        w = np.zeros(num_layers, dtype=np.float32)
-        w[int(layer)] = 1.0
-        return w
-    w = np.asarray(layer, dtype=np.float32)
-    if w.shape != (num_layers,):
-        raise InputError(f"scalar mix has {w.size} weights, the model has {num_layers} layers")
-    return w
-
-
-def scalar_mix_weights(mix: Any) -> np.ndarray:
-    """A (trained) :class:`~elmokit.modules.scalar_mix.ScalarMix` -> its effective (L,) weights
-    ``gamma * softmax(w)``, usable as ``layer=`` everywhere here (ignores layer norm)."""
-    import torch
-
-    with torch.no_grad():
-        w = torch.softmax(mix.scalar_parameters.detach().float(), 0) * mix.gamma.detach().float()
-    return w.cpu().numpy().astype(np.float32)
-
-
-def combine_layers(layers: np.ndarray, layer: LayerSpec = "average") -> np.ndarray:
-    """One sentence's float32 (L, n, D) -> token vectors (n, D) (or (n, L*D) for "concat")."""
-    weights = layer_weights(layer, layers.shape[0])
-    if weights is None:
-        n_layers, n, dim = layers.shape
-        return np.ascontiguousarray(layers.transpose(1, 0, 2).reshape(n, n_layers * dim))
-    return np.tensordot(weights, layers, axes=(0, 0)).astype(np.float32, copy=False)
-
-
-def pool_tokens(tokens: np.ndarray, pooling: str = "mean") -> np.ndarray:
-    """Token vectors (n, D) -> one (D,) vector; an empty sentence gives zeros."""
-    if tokens.shape[0] == 0:
-        return np.zeros(tokens.shape[1], dtype=np.float32)
-    if pooling == "mean":
-        return tokens.mean(axis=0)
-    if pooling == "max":
-        return tokens.max(axis=0)
-    if pooling == "first":
-        return tokens[0]
-    if pooling == "last":
-        return tokens[-1]
-    raise InputError(f"pooling {pooling!r} is not one of {', '.join(POOLINGS)}")
+__all__ = [
+    "FORMATS", "POOLINGS", "LayerSpec", "combine_layers", "layer_weights", "load_embeddings",
+    "pool_tokens", "save_embeddings", "scalar_mix_weights", "sentence_vectors", "token_vectors",
+    "truncate",
+]  # fmt: skip
 
 
 def truncate(sentence: Sentence, max_tokens: int | None) -> list[str]:
-    """Tokenize (if a string) and keep the first ``max_tokens`` tokens (all when None)."""
-    from elmokit.embedder import as_tokens
+    """:func:`elmokit.embedder.truncate`: tokens, at most ``max_tokens`` (all when None)."""
+    from elmokit.embedder import truncate as truncate_tokens
 
-    tokens = as_tokens(sentence)
-    return tokens if max_tokens is None else tokens[:max_tokens]
-
-
-#: (id(model), tokens) -> float32 (L, D) per-layer token means; see ``cache=`` below.
-_MEANS: dict[tuple[int, tuple[str, ...]], np.ndarray] = {}
-CACHE_SIZE = 20_000
-
-
-def clear_cache() -> None:
-    """Forget the cached per-layer means of :func:`sentence_vectors` (``cache=True``)."""
-    _MEANS.clear()
+    return truncate_tokens(sentence, max_tokens)
 
 
 def sentence_vectors(
@@ -128,49 +67,13 @@ def sentence_vectors(
     progress: bool = False,
     cache: bool = False,
 ) -> np.ndarray:
-    """Sentences (raw strings or token lists) -> float32 (N, D) (``"concat"``: (N, L*D)).
+    """Sentences -> float32 (N, D) (``"concat"``: (N, L * D)); :meth:`Elmo.sentence_vectors`.
 
-    Each sentence: combine the layers per token (``layer``), then pool over its tokens
-    (``pooling``: mean | max | first | last). Sentences longer than ``max_tokens`` tokens are
-    cut (ELMo's cost grows with length; reviews and e-mails can be thousands of tokens).
-    Sentences are sorted by length before batching (less padding), output is in input order.
-
-    ``cache=True`` (mean pooling only) keeps each sentence's per-layer token means (L, D) in
-    memory (up to ``CACHE_SIZE`` sentences), so trying other ``layer`` choices on the same
-    texts (cross-validation, layer comparisons) does not run the biLM again.
+    ``cache=True`` keeps each text's per-layer token means on ``elmo`` itself, so other
+    ``layer`` choices on the same texts do not run the biLM again.
     """
-    batch = [truncate(s, max_tokens) for s in sentences]
-    width = elmo.dim * (elmo.num_layers if layer == "concat" else 1)
-    weights = layer_weights(layer, elmo.num_layers)  # validate before the expensive part
-    out = np.zeros((len(batch), width), dtype=np.float32)
-    if cache and pooling == "mean" and len(batch) <= CACHE_SIZE // 2:
-        keys = [(id(elmo), tuple(tokens)) for tokens in batch]
-        for key in keys:  # mark as recently used, so evictions below spare them
-            if key in _MEANS:
-                _MEANS[key] = _MEANS.pop(key)
-        todo = sorted({k for k in keys if k not in _MEANS}, key=lambda k: len(k[1]))
-        for start in range(0, len(todo), batch_size):
-            chunk = todo[start : start + batch_size]
-            for key, layers in zip(chunk, elmo.embed_batch([list(k[1]) for k in chunk]),
-                                   strict=True):
-                while len(_MEANS) >= CACHE_SIZE:  # oldest first; this call's keys are newer
-                    _MEANS.pop(next(iter(_MEANS)))
-                _MEANS[key] = (layers.mean(axis=1) if layers.shape[1] else
-                               np.zeros(layers.shape[::2], dtype=np.float32))
-        for i, key in enumerate(keys):
-            means = _MEANS[key]
-            out[i] = means.reshape(-1) if weights is None else weights @ means
-        return out
-    order = sorted(range(len(batch)), key=lambda i: len(batch[i]))
-    chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    if progress:
-        from tqdm import tqdm
-
-        chunks = tqdm(chunks, desc="embedding", unit="batch")
-    for chunk in chunks:
-        for i, layers in zip(chunk, elmo.embed_batch([batch[i] for i in chunk]), strict=True):
-            out[i] = pool_tokens(combine_layers(layers, layer), pooling)
-    return out
+    return elmo.sentence_vectors(sentences, layer, pooling, batch_size, max_tokens,
+                                 progress=progress, cache=cache)
 
 
 def token_vectors(
@@ -180,14 +83,15 @@ def token_vectors(
     batch_size: int = 32,
 ) -> list[np.ndarray]:
     """Sentences -> list of float32 (n_i, D) contextual token vectors (for probes, plots,
-    nearest neighbours)."""
+    nearest neighbours); ``"concat"``: (n_i, L * D)."""
     batch = [truncate(s, None) for s in sentences]
+    layer_weights(layer, elmo.num_layers)  # validate before the expensive part
     order = sorted(range(len(batch)), key=lambda i: len(batch[i]))
     out: list[np.ndarray] = [np.empty(0)] * len(batch)
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
         for i, layers in zip(chunk, elmo.embed_batch([batch[i] for i in chunk]), strict=True):
-            out[i] = combine_layers(layers, layer)
+            out[i] = combine_layers(layers, layer)  # (L, n, D) -> (n, D)
     return out
 
 

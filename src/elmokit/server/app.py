@@ -33,7 +33,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from elmokit import __version__
-from elmokit.embedder import Elmo, select_output
+from elmokit.embedder import Elmo
+from elmokit.layers import combine_layers, pool_tokens, select_output
 from elmokit.server.batching import (
     MicroBatcher,
     NotRunningError,
@@ -172,22 +173,20 @@ class MetricsMiddleware:
 
 
 # ---------------------------------------------------------------------- formatting
-def _mix(layers: np.ndarray, weights: list[float] | None) -> np.ndarray:
-    """(L, n, D) -> (n, D): softmax(weights)-weighted sum of layers (equal if None)."""
-    if weights is None:
-        return layers.mean(axis=0)
-    w = np.asarray(weights, dtype=np.float64)
-    w = np.exp(w - w.max())
-    w /= w.sum()
-    return np.tensordot(w.astype(np.float32), layers, axes=1)
-
-
 def format_one(layers: np.ndarray, output: str, weights: list[float] | None) -> np.ndarray:
-    """One sentence's (L, n, D) layers -> the array the ``output`` option asks for."""
+    """One sentence's (L, n, D) layers -> the array the ``output`` option asks for.
+
+    "all" / "top" / "average": :func:`elmokit.layers.select_output`; "mix": (n, D) the layers
+    mixed by ``weights`` as given, ``sum_k weights[k] * layer_k`` (no softmax; equal weights
+    when None); "sentence": (D,) the token mean of the layer average.
+
+    >>> format_one(np.ones((3, 4, 8), np.float32), "mix", [0.2, 0.3, 0.5]).shape
+    (4, 8)
+    """
     if output == "mix":
-        return _mix(layers, weights)
+        return combine_layers(layers, "average" if weights is None else weights)
     if output == "sentence":
-        return layers.mean(axis=0).mean(axis=0)
+        return pool_tokens(combine_layers(layers, "average"), "mean")  # (L, n, D) -> (D,)
     return select_output(layers, output)
 
 

@@ -53,13 +53,18 @@ class EmbedRequest(BaseModel):
         default="average",
         description=(
             "all: (layers, n, D) per sentence; top: (n, D) last layer; average: (n, D) layer "
-            "mean; mix: (n, D) softmax(weights)-weighted layers; sentence: (D,) token mean of "
-            "the layer average."
+            "mean; mix: (n, D) the layers mixed by `weights` as given (sum_k weights[k] * "
+            "layer_k; equal weights when omitted); sentence: (D,) token mean of the layer "
+            "average."
         ),
     )
     weights: list[FiniteFloat] | None = Field(
         default=None,
-        description="Only with output=mix: one unnormalised weight per layer (softmaxed).",
+        description=(
+            "Only with output=mix: one plain mixing weight per layer, applied as given (no "
+            "softmax, no normalisation): [0.2, 0.3, 0.5] means 0.2 * layer0 + 0.3 * layer1 + "
+            "0.5 * layer2."
+        ),
     )
 
     @field_validator("texts")
