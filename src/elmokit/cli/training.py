@@ -38,35 +38,43 @@ def vocab(corpus, output, min_count, max_size, tokenizer):
 
 
 @click.command()
-@click.option("--corpus", multiple=True, required=True, help="training files (glob), repeatable")
-@click.option("--vocab", "vocab_file", required=True, type=click.Path())
-@click.option("--config", default="tiny", show_default=True,
-              help="tiny | cpu-small | cpu-medium | small | medium | original | FILE.json")  # fmt: skip
+@click.option("--corpus", multiple=True,
+              help="training files (glob), repeatable; required unless --resume")  # fmt: skip
+@click.option("--vocab", "vocab_file", default=None, type=click.Path(),
+              help="vocabulary file; required unless --resume")  # fmt: skip
+@click.option("--config", default=None,
+              help="tiny | cpu-small | cpu-medium | small | medium | original | FILE.json "
+              "[default: tiny]")  # fmt: skip
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @click.option("--init-from", default=None, help="checkpoint or model dir to fine-tune")
 @click.option("--max-tokens", type=int, default=None)
 @click.option("--epochs", type=int, default=None)
 @click.option("--max-steps", type=int, default=None)
 @click.option("--max-minutes", type=float, default=None, help="stop (and save) after N minutes")
-@click.option("--batch-size", type=int, default=64, show_default=True)
-@click.option("--unroll", type=int, default=20, show_default=True)
-@click.option("--optimizer", type=click.Choice(["adagrad", "adam"]), default="adagrad",
-              show_default=True)  # fmt: skip
+@click.option("--batch-size", type=int, default=None, help="[default: 64]")
+@click.option("--unroll", type=int, default=None, help="[default: 20]")
+@click.option("--optimizer", type=click.Choice(["adagrad", "adam"]), default=None,
+              help="[default: adagrad]")  # fmt: skip
 @click.option("--lr", type=float, default=None, help="default 0.2 (adagrad) / 0.001 (adam)")
-@click.option("--clip", type=float, default=10.0, show_default=True)
-@click.option("--dropout", type=float, default=0.1, show_default=True)
-@click.option("--n-negative", type=int, default=4096, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--clip", type=float, default=None, help="[default: 10.0]")
+@click.option("--dropout", type=float, default=None, help="[default: 0.1]")
+@click.option("--n-negative", type=int, default=None, help="[default: 4096]")
+@click.option("--seed", type=int, default=None, help="[default: 0]")
 @click.option("--device", default="cpu", show_default=True)
-@click.option("--bf16", is_flag=True, help="bf16 autocast")
+@click.option("--bf16/--no-bf16", default=None, help="bf16 autocast [default: no]")
 @click.option("--threads", type=int, default=None, help="torch threads per process")
 @click.option("--checkpoint-minutes", type=float, default=10.0, show_default=True)
 @click.option("--snapshot-tokens", type=int, default=None,
               help="also keep the weights every N tokens in OUT/snapshots (learning curves)")
 @click.option("--log-every", type=int, default=10, show_default=True)
-@click.option("--resume", is_flag=True, help="continue from OUT/checkpoint.pt exactly")
+@click.option("--resume", is_flag=True,
+              help="continue from OUT/checkpoint.pt exactly, with the run's settings (corpus, "
+              "vocab, config, batch size, ...) from the checkpoint; giving one that differs is an "
+              "error")  # fmt: skip
 @click.option("--no-progress", is_flag=True)
-@_tokenizer
+@click.option("--tokenizer", type=click.Choice(TOKENIZERS), default=None,
+              help="whitespace: one pre-tokenized sentence per line; elmokit: raw text, "
+              "elmokit.tokenize.tokenize [default: whitespace]")  # fmt: skip
 def train(corpus, vocab_file, config, out, init_from, max_tokens, epochs, max_steps, max_minutes,
           batch_size, unroll, optimizer, lr, clip, dropout, n_negative, seed, device, bf16,
           threads, checkpoint_minutes, snapshot_tokens, log_every, resume, no_progress, tokenizer):  # fmt: skip
@@ -75,10 +83,10 @@ def train(corpus, vocab_file, config, out, init_from, max_tokens, epochs, max_st
     from elmokit.training.train import train as run
 
     cfg = TrainConfig(
-        corpus=list(corpus), vocab=vocab_file, out=out, config=config, init_from=init_from,
+        corpus=list(corpus) or None, vocab=vocab_file, out=out, config=config, init_from=init_from,
         max_tokens=max_tokens, epochs=epochs, max_steps=max_steps, max_minutes=max_minutes,
         batch_size=batch_size, unroll=unroll, tokenizer=tokenizer, seed=seed,
-        optimizer=optimizer, lr=lr if lr is not None else (0.2 if optimizer == "adagrad" else 1e-3),
+        optimizer=optimizer, lr=lr,
         clip=clip, dropout=dropout, n_negative=n_negative, device=device, bf16=bf16,
         threads=threads, checkpoint_minutes=checkpoint_minutes, snapshot_tokens=snapshot_tokens,
         log_every=log_every,
