@@ -36,7 +36,7 @@ import torch
 
 from elmokit.characters import BOS_TOKEN, EOS_TOKEN, _token_ids
 from elmokit.modules.bilm import BiLM, BiLMOutput, LstmState
-from elmokit.modules.lstm import LstmCellWithProjection, activate_gates, next_cell
+from elmokit.modules.lstm import LstmCellWithProjection, activate_gates, next_cell, run_stack
 from elmokit.runtime import tune_malloc
 
 MODES = ("exact", "fast", "int8", "reference")
@@ -393,7 +393,7 @@ class InferenceEngine:
         layers[0, :, P:] = tokens
         skip = config.lstm.use_skip_connections
 
-        def run_stack(direction: int, x: torch.Tensor, index: torch.Tensor, threads: int) -> None:
+        def run_direction(direction: int, x: torch.Tensor, index: torch.Tensor, threads: int) -> None:
             # The forward and backward stacks never meet: each can run on its own thread.
             try:
                 if threads:
@@ -401,15 +401,18 @@ class InferenceEngine:
                 columns = slice(0, P) if direction == 0 else slice(P, 2 * P)
                 work = self._workspaces[direction]
                 with torch.inference_mode():  # thread-local: set again on the worker
-                    for k, cells in enumerate(self._cells):
-                        y = cells[direction].run(
+
+                    def run_layer(k: int, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                        # (N, in) packed -> (N, P) packed; h0/c0 updated to the final state
+                        y = self._cells[k][direction].run(
                             x, batch_sizes, h0[k, direction], c0[k, direction], work,
                             zero_start=state is None,
-                        )
-                        if k > 0 and skip:
-                            y.add_(x)
+                        )  # fmt: skip
+                        return y, x
+
+                    outputs = run_stack(x, len(self._cells), run_layer, skip, inplace=True)
+                    for k, y in enumerate(outputs):
                         layers[k + 1, :, columns].index_copy_(0, index, y)
-                        x = y
             except BaseException as exc:  # re-raised on the calling thread
                 errors.append(exc)
 
@@ -419,17 +422,17 @@ class InferenceEngine:
         if self.parallel and threads >= 2:
             # one stack per thread, each with half the intra-op threads (fewer OpenMP barriers
             # per small per-step op; robust when the machine is shared)
-            worker = threading.Thread(target=run_stack, args=(1, x_bwd, bwd_index, threads // 2))
+            worker = threading.Thread(target=run_direction, args=(1, x_bwd, bwd_index, threads // 2))
             worker.start()
             try:
                 torch.set_num_threads(threads - threads // 2)
-                run_stack(0, x_fwd, fwd_index, 0)
+                run_direction(0, x_fwd, fwd_index, 0)
             finally:
                 worker.join()
                 torch.set_num_threads(threads)
         else:
-            run_stack(0, x_fwd, fwd_index, 0)
-            run_stack(1, x_bwd, bwd_index, 0)
+            run_direction(0, x_fwd, fwd_index, 0)
+            run_direction(1, x_bwd, bwd_index, 0)
         if errors:
             raise errors[0]
 

@@ -12,6 +12,8 @@ final state is the state after its own last token.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -41,6 +43,29 @@ def next_cell(
         return c.clamp_(-cell_clip, cell_clip) if cell_clip else c
     c = i * j + f * c
     return c.clamp(-cell_clip, cell_clip) if cell_clip else c
+
+
+def run_stack(
+    x: torch.Tensor,
+    n_layers: int,
+    run_layer: Callable[[int, torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    skip: bool,
+    inplace: bool = False,
+) -> list[torch.Tensor]:
+    """The layer stacking of every biLM implementation (reference, inference engine, trainer).
+
+    Layer k reads layer k - 1's output; ``run_layer(k, x) -> (output, input it actually read)``
+    (the trainer's input is x after dropout). With skip connections, layers k >= 1 add that input
+    to their output. -> every layer's output, bottom first.
+    """
+    outputs = []
+    for k in range(n_layers):
+        y, layer_input = run_layer(k, x)
+        if k > 0 and skip:
+            y = y.add_(layer_input) if inplace else y + layer_input
+        outputs.append(y)
+        x = y
+    return outputs
 
 
 class LstmCellWithProjection(nn.Module):
@@ -143,20 +168,23 @@ class ElmoLstm(nn.Module):
         def reverse(x: torch.Tensor) -> torch.Tensor:
             return x.gather(1, reverse_index.unsqueeze(-1).expand(-1, -1, x.size(-1)))
 
-        forward_input, backward_input = inputs, reverse(inputs)
-        outputs, h_n, c_n = [], [], []
-        for layer in range(self.config.n_layers):
-            fwd, (fh, fc) = self.forward_layers[layer](
-                forward_input, batch_sizes, (h0[layer, 0], c0[layer, 0])
-            )
-            bwd, (bh, bc) = self.backward_layers[layer](
-                backward_input, batch_sizes, (h0[layer, 1], c0[layer, 1])
-            )
-            if layer > 0 and self.config.use_skip_connections:
-                fwd = fwd + forward_input
-                bwd = bwd + backward_input
-            outputs.append(torch.cat([fwd, reverse(bwd)], dim=-1))
-            h_n.append(torch.stack([fh, bh]))
-            c_n.append(torch.stack([fc, bc]))
-            forward_input, backward_input = fwd, bwd
+        final: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
+
+        def stack(direction: int, cells: nn.ModuleList, x: torch.Tensor) -> list[torch.Tensor]:
+            def run_layer(k: int, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                # (B, T, in) -> (B, T, P); final (h, c) of each row kept for the state
+                y, final[k, direction] = cells[k](
+                    x, batch_sizes, (h0[k, direction], c0[k, direction])
+                )
+                return y, x
+
+            return run_stack(x, self.config.n_layers, run_layer, self.config.use_skip_connections)
+
+        forward = stack(0, self.forward_layers, inputs)
+        backward = stack(1, self.backward_layers, reverse(inputs))  # on reversed sentences
+        # per layer [forward; backward], the backward outputs put back in reading order
+        outputs = [torch.cat([f, reverse(b)], dim=-1) for f, b in zip(forward, backward, strict=True)]
+        layers = range(self.config.n_layers)
+        h_n = [torch.stack([final[k, 0][0], final[k, 1][0]]) for k in layers]
+        c_n = [torch.stack([final[k, 0][1], final[k, 1][1]]) for k in layers]
         return outputs, torch.stack(h_n), torch.stack(c_n)

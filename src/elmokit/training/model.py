@@ -22,7 +22,7 @@ from torch.nn import functional as F
 from elmokit.config import MEDIUM_OPTIONS, ORIGINAL_OPTIONS, SMALL_OPTIONS, ElmoConfig
 from elmokit.errors import ConfigError
 from elmokit.modules.bilm import BiLM, LstmState
-from elmokit.modules.lstm import activate_gates, next_cell
+from elmokit.modules.lstm import activate_gates, next_cell, run_stack
 from elmokit.training.data import Batch
 
 
@@ -325,7 +325,10 @@ class LanguageModel(nn.Module):
         D, T, B, _ = x.shape
         cells = list(zip(self.bilm.lstm.forward_layers, self.bilm.lstm.backward_layers, strict=True))
         h_n, c_n = [], []
-        for layer, (fwd, bwd) in enumerate(cells):
+
+        def run_layer(layer: int, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            """Both directions of one layer side by side: (2, T, B, in) -> (2, T, B, P)."""
+            fwd, bwd = cells[layer]
             x_in = F.dropout(x, self.dropout, self.training)
             w_in = torch.stack([fwd.input_linear.weight, bwd.input_linear.weight])  # (2, 4C, in)
             b_in = torch.stack([fwd.gate_bias(), bwd.gate_bias()])  # (2, 4C)
@@ -339,11 +342,11 @@ class LanguageModel(nn.Module):
                 gx.view(D, T, B, -1), state.h[layer].to(dtype), state.c[layer].to(dtype),
                 w_h.to(dtype), w_p.to(dtype), lstm.cell_clip, lstm.proj_clip,
             )  # fmt: skip
-            if layer > 0 and lstm.use_skip_connections:
-                h = h + x_in
             h_n.append(hT)
             c_n.append(cT)
-            x = h
+            return h, x_in
+
+        x = run_stack(x, len(cells), run_layer, lstm.use_skip_connections)[-1]
         new_state = LstmState(torch.stack(h_n).detach().float(), torch.stack(c_n).detach().float())
         return F.dropout(x, self.dropout, self.training), new_state
 
