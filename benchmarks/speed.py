@@ -2,6 +2,8 @@
 
     python benchmarks/speed.py                          # small + original, modes exact and fast
     python benchmarks/speed.py --sizes original --peers-python .venv-peers/bin/python
+    git worktree add /tmp/before <commit> && \
+    python benchmarks/speed.py --sizes original --baseline-src /tmp/before   # before/after
 
 For each size a random model is generated (seed 0; fan-in-scaled uniform weights, so the LSTM is
 not chaotic and "within 1e-5 of the parity path" is a meaningful check) and written as
@@ -209,8 +211,8 @@ def stream_worker(args) -> None:
                       "cache_hit_rate": elmo.engine.cache.hit_rate if elmo.engine else None}))
 
 
-def run_json(command: list[str], timeout: float) -> dict:
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+def run_json(command: list[str], timeout: float, env: dict | None = None) -> dict:
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
@@ -239,6 +241,10 @@ def main() -> None:
                         default=os.environ.get("ELMOKIT_SIMPLE_ELMO_PYTHON"),
                         help="python of a venv with tensorflow-cpu, tf-keras, simple-elmo")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--baseline-src", type=Path,
+                        help="a checkout of another elmokit version (e.g. a git worktree): each "
+                             "mode also runs with its src/ first on the path, right before the "
+                             "current code's run, as 'baseline MODE'")
     parser.add_argument("--stream", type=int, default=0,
                         help="instead: embed_file over this many sentences with --modes[0] on "
                              "--sizes[0], reporting resident memory early and late")
@@ -287,7 +293,11 @@ def main() -> None:
             model_dir = Path(tmp) / size
             well_conditioned_random(config).save(model_dir)
             char_macs, lstm_macs = macs_per_token(config)
-            variants = [(f"elmokit {m}", m) for m in modes]
+            variants = []
+            for m in modes:
+                if args.baseline_src:
+                    variants.append((f"baseline {m}", m))
+                variants.append((f"elmokit {m}", m))
             if args.peers_python:
                 variants.append(("allennlp 2.10.1", "allennlp"))
             if args.simple_elmo_python:
@@ -303,11 +313,16 @@ def main() -> None:
                                     str(model_dir / "weights.hdf5"), str(sentence_file),
                                     str(args.batch_size), str(args.threads)], timeout=3600)
                 else:
+                    env = None
+                    if name.startswith("baseline"):
+                        src = str(args.baseline_src.resolve() / "src")
+                        env = {**os.environ, "PYTHONPATH": src}
                     res = run_json([sys.executable, __file__, "--worker", what, "--model-dir",
                                     str(model_dir), "--sentence-file", str(sentence_file),
                                     "--batch-size", str(args.batch_size), "--threads",
                                     str(args.threads), "--check", str(args.check),
-                                    "--bucket-batches", str(args.bucket_batches)], timeout=3600)
+                                    "--bucket-batches", str(args.bucket_batches)], timeout=3600,
+                                   env=env)
                 res.update(size=size, impl=name, gemm_fp32=fp32, gemm_bf16=bf16, load=load)
                 if "tokens" in res:
                     res["tokens_per_s"] = res["tokens"] / res["seconds"]
