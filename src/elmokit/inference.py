@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -71,6 +72,41 @@ def _prepack_int8(weight: torch.Tensor, bias: torch.Tensor | None = None):
     return torch.ops.quantized.linear_prepack(
         qweight, None if bias is None else bias.detach().float().contiguous()
     )
+
+#: Default padded-work budget of one engine call, in padded token positions: a batch of B
+#: sentences whose longest has n tokens costs B * (n + 2) positions (``<S>`` and ``</S>``
+#: included), because the outputs are allocated padded, (L, B, n + 2, D) floats. 16,384
+#: positions are (n_layers + 1) * D * 4 bytes each: ~50 MB of outputs for en-small (D = 256),
+#: ~200 MB for the original model (D = 1024); ordinary batches (64 sentences of up to 254
+#: tokens) fit in one call.
+MAX_PADDED_TOKENS = 16_384
+
+
+def chunk_by_padded_budget(lengths: Sequence[int], budget: int) -> list[np.ndarray]:
+    """Split rows into batches of at most ``budget`` padded positions (rows x their longest).
+
+    Rows are sorted by length (stable, shortest first) and taken greedily; a row longer than
+    the budget runs alone. Returns arrays of row indices into ``lengths``; together they hold
+    every row once. Callers put each batch's results back at these indices (input order).
+
+    >>> chunk_by_padded_budget([3, 1, 50, 2], budget=8)    # padded sizes 4, 3, 50
+    [array([1, 3]), array([0]), array([2])]
+    """
+    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
+        raise ValueError(f"padded-token budget must be a positive integer, got {budget!r}")
+    lengths = np.asarray(lengths, dtype=np.int64).reshape(-1)
+    order = np.argsort(lengths, kind="stable")
+    chunks: list[np.ndarray] = []
+    start = 0
+    for stop in range(1, len(order) + 1):
+        # rows order[start:stop] are sorted, so the last one is the longest
+        if stop - start > 1 and (stop - start) * max(1, int(lengths[order[stop - 1]])) > budget:
+            chunks.append(order[start : stop - 1])
+            start = stop - 1
+    if len(order):
+        chunks.append(order[start:])
+    return chunks
+
 
 # rows of packed time steps per input-projection GEMM (bounds the (rows, 4C) gates buffer)
 _BLOCK_ROWS = 512
