@@ -35,8 +35,8 @@ from elmokit.layers import (
     pool_tokens,
 )
 from elmokit.layers import select_output as select_output  # re-exported: the old home
-from elmokit.modules.bilm import BiLM, LstmState
-from elmokit.tokenize import tokenize
+from elmokit.modules.bilm import BiLM, BiLMOutput, LstmState
+from elmokit.tokenize import DEFAULT_TOKENIZE, check_tokenize, split_text
 from elmokit.weights import load_weights, save_weights
 
 Sentence = str | Sequence[str]
@@ -44,10 +44,15 @@ Sentence = str | Sequence[str]
 SENTENCE_CACHE_SIZE = 20_000
 
 
-def as_tokens(sentence: Sentence, where: str = "sentence") -> list[str]:
-    """A raw string (tokenized with :func:`elmokit.tokenize.tokenize`) or a token list -> tokens."""
+def as_tokens(
+    sentence: Sentence, where: str = "sentence", tokenize: str = DEFAULT_TOKENIZE
+) -> list[str]:
+    """A token list -> its tokens; a string -> split by ``tokenize``: ``"whitespace"`` (the
+    default: one pre-tokenized sentence) or ``"elmokit"`` (raw text,
+    :func:`elmokit.tokenize.tokenize`). The one rule of every entry point:
+    :mod:`elmokit.tokenize`."""
     if isinstance(sentence, str):
-        return tokenize(sentence)
+        return split_text(sentence, tokenize)
     if isinstance(sentence, (list, tuple)) and all(isinstance(t, str) for t in sentence):
         return list(sentence)
     if isinstance(sentence, np.ndarray) and sentence.dtype.kind in "UO":
@@ -57,14 +62,49 @@ def as_tokens(sentence: Sentence, where: str = "sentence") -> list[str]:
     )
 
 
-def truncate(sentence: Sentence, max_tokens: int | None) -> list[str]:
-    """Tokenize (if a string) and keep the first ``max_tokens`` tokens (all when None).
+def truncate(
+    sentence: Sentence, max_tokens: int | None, tokenize: str = DEFAULT_TOKENIZE
+) -> list[str]:
+    """Tokenize (a string, by ``tokenize``: see :func:`as_tokens`) and keep the first
+    ``max_tokens`` tokens (all when None).
 
     >>> truncate("The cell divides .", 2)
     ['The', 'cell']
     """
-    tokens = as_tokens(sentence)
+    tokens = as_tokens(sentence, tokenize=tokenize)
     return tokens if max_tokens is None else tokens[:max_tokens]
+
+
+def check_device(device: str | torch.device) -> torch.device:
+    """A torch device this process can use, or a one-line :class:`InputError`."""
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise InputError(
+            f"device {str(device)!r} is not a torch device (cpu, cuda, cuda:1, mps)"
+        ) from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            why = "no GPU is visible" if torch.version.cuda else "this torch is built without CUDA"
+            raise InputError(f"device {str(device)!r} is not available ({why}); use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise InputError(
+                f"device {str(device)!r} is not available ({torch.cuda.device_count()} GPU(s))"
+            )
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise InputError(f"device {str(device)!r} is not available (no Apple MPS here)")
+    return device
+
+
+def check_budget(max_padded_tokens: int) -> int:
+    """A valid padded-token budget (a positive int), or a one-line :class:`InputError`."""
+    if isinstance(max_padded_tokens, bool) or not isinstance(max_padded_tokens, int) or (
+        max_padded_tokens < 1
+    ):
+        raise InputError(
+            f"max_padded_tokens must be a positive integer, got {max_padded_tokens!r}"
+        )
+    return max_padded_tokens
 
 
 class Elmo:
@@ -83,12 +123,17 @@ class Elmo:
         name: str | None = None,
         mode: str = "exact",
         cache_size: int = 20_000,
+        max_padded_tokens: int | None = None,
     ) -> None:
-        from elmokit.inference import MODES, InferenceEngine
+        from elmokit.inference import MAX_PADDED_TOKENS, MODES, InferenceEngine
 
         if mode not in MODES:
             raise InputError(f"mode {mode!r} is not one of {', '.join(MODES)}")
-        self.device = torch.device(device or "cpu")
+        self.device = check_device(device or "cpu")
+        #: default padded-work budget of one forward pass (see :meth:`embed_batch`)
+        self.max_padded_tokens = check_budget(
+            MAX_PADDED_TOKENS if max_padded_tokens is None else max_padded_tokens
+        )
         self.bilm = bilm.to(self.device).eval()
         self.stateful = stateful
         self.name = name
@@ -209,17 +254,50 @@ class Elmo:
     def _forward(self, batch: list[list[str]]):
         """Token lists -> BiLMOutput over ``<S> tokens </S>`` (boundaries still in)."""
         state = self._batch_state(len(batch)) if self.stateful else self._start_state(len(batch))
-        if self.engine is not None:
-            # stateless: skip the steps whose outputs and state are dropped
-            out = self.engine(batch, state, final_state=self.stateful)
-        else:
-            ids, lengths = batch_to_ids(batch, self.config.char_cnn.max_characters_per_token)
-            char_ids = torch.from_numpy(ids).to(self.device)
-            lengths_t = torch.from_numpy(lengths).to(self.device)
-            out = self.bilm(char_ids, lengths_t, state)
+        out = self._run(batch, state, final_state=self.stateful)
         if self.stateful:
             self._keep_state(out.state)
         return out
+
+    def _run(self, batch: list[list[str]], state: LstmState | None, final_state: bool):
+        """One forward pass from ``state``, touching no carried state."""
+        if self.engine is not None:
+            # stateless: skip the steps whose outputs and state are dropped
+            return self.engine(batch, state, final_state=final_state)
+        ids, lengths = batch_to_ids(batch, self.config.char_cnn.max_characters_per_token)
+        char_ids = torch.from_numpy(ids).to(self.device)
+        lengths_t = torch.from_numpy(lengths).to(self.device)
+        return self.bilm(char_ids, lengths_t, state)
+
+    @torch.inference_mode()
+    def _forward_chunks(
+        self, batch: list[list[str]], budget: int
+    ) -> Iterator[tuple[np.ndarray, BiLMOutput]]:
+        """Like :meth:`_forward`, in length-sorted passes of at most ``budget`` padded
+        positions (:func:`~elmokit.inference.chunk_by_padded_budget`); yields (row indices
+        into ``batch``, that pass's output). Stateful mode carries each row's state exactly
+        as one pass would."""
+        from elmokit.inference import chunk_by_padded_budget
+
+        chunks = chunk_by_padded_budget([len(tokens) + 2 for tokens in batch], budget)
+        if len(chunks) == 1:  # one pass in input order, as before
+            yield np.arange(len(batch)), self._forward(batch)
+            return
+        if not self.stateful:
+            for rows in chunks:
+                yield rows, self._forward([batch[r] for r in rows])
+            return
+        start = self._batch_state(len(batch))  # (layers, 2, B, ...) per row
+        final = LstmState(start.h.clone(), start.c.clone())
+        for rows in chunks:
+            index = torch.from_numpy(rows).to(start.h.device)
+            state = LstmState(start.h[:, :, index], start.c[:, :, index])
+            out = self._run([batch[r] for r in rows], state, final_state=True)
+            final.h[:, :, index] = out.state.h
+            final.c[:, :, index] = out.state.c
+            yield rows, out
+            del out  # before the next pass allocates its own
+        self._keep_state(final)
 
     def _start_state(self, rows: int) -> LstmState | None:
         """Stateless mode's start: zeros (None), or the fixed warm state for every row."""
@@ -265,49 +343,84 @@ class Elmo:
             self._state = LstmState(new.h.clone(), new.c.clone())
 
     # ------------------------------------------------------------------ public API
-    def embed_sentence(self, tokens: Sentence) -> np.ndarray:
-        """One sentence -> float32 (num_layers, n, D). A raw string is tokenized first."""
-        return self.embed_batch([tokens])[0]
+    def embed_sentence(self, tokens: Sentence, tokenize: str = DEFAULT_TOKENIZE) -> np.ndarray:
+        """One sentence -> float32 (num_layers, n, D). A string is split by ``tokenize``:
+        ``"whitespace"`` (default) or ``"elmokit"`` (raw text; see :mod:`elmokit.tokenize`)."""
+        return self.embed_batch([tokens], tokenize=tokenize)[0]
 
-    def embed_batch(self, sentences: Sequence[Sentence]) -> list[np.ndarray]:
+    def embed_batch(
+        self,
+        sentences: Sequence[Sentence],
+        max_padded_tokens: int | None = None,
+        tokenize: str = DEFAULT_TOKENIZE,
+    ) -> list[np.ndarray]:
         """Sentences -> list of float32 (num_layers, n_i, D), in input order.
 
-        An empty sentence gives an empty (num_layers, 0, D) array.
+        >>> [a.shape for a in elmo.embed_batch([["A", "cat"], "Hi ."])]
+        [(3, 2, 256), (3, 2, 256)]
+
+        An empty sentence gives an empty (num_layers, 0, D) array. Memory is bounded by
+        padded work, not by the number of tokens: the sentences run in length-sorted passes of
+        at most ``max_padded_tokens`` padded positions each (rows x (longest + 2), boundary
+        tokens included; default :attr:`max_padded_tokens`, 16,384 unless set, see
+        :data:`elmokit.inference.MAX_PADDED_TOKENS`); a longer sentence runs alone. So one
+        500-token sentence among 4,000 short ones no longer pads all of them to 500. Results
+        do not depend on the passes (stateless vectors do not depend on batch companions;
+        stateful mode carries each row's state as one pass would).
         """
-        batch = [as_tokens(s, f"sentence {i}") for i, s in enumerate(sentences)]
+        if isinstance(sentences, (str, bytes)):
+            raise InputError(
+                "embed_batch takes a list of sentences, got one string: use "
+                "embed_sentence(text) for a single sentence, or embed_batch([text])"
+            )
+        budget = self.max_padded_tokens if max_padded_tokens is None else max_padded_tokens
+        budget = check_budget(budget)
+        check_tokenize(tokenize)  # strings: see embed_sentence
+        batch = [as_tokens(s, f"sentence {i}", tokenize) for i, s in enumerate(sentences)]
+        results: list[np.ndarray] = [None] * len(batch)  # type: ignore[list-item]
         if not batch:
-            return []
-        layers = self._forward(batch).layers.float().cpu().numpy()  # (L, B, T, D)
-        return [
-            np.ascontiguousarray(layers[:, row, 1 : len(tokens) + 1])
-            for row, tokens in enumerate(batch)
-        ]
+            return results
+        for rows, out in self._forward_chunks(batch, budget):
+            layers = out.layers.float().cpu().numpy()  # (L, rows, T, D)
+            for i, row in enumerate(rows.tolist()):
+                results[row] = np.ascontiguousarray(layers[:, i, 1 : len(batch[row]) + 1])
+            del out, layers  # this pass's padded outputs go before the next pass
+        return results
 
     def embed_sentences(
-        self, sentences: Iterable[Sentence], batch_size: int = 64, bucket_batches: int = 1
+        self,
+        sentences: Iterable[Sentence],
+        batch_size: int = 64,
+        bucket_batches: int = 1,
+        tokenize: str = DEFAULT_TOKENIZE,
     ) -> Iterator[np.ndarray]:
         """Lazily embed any number of sentences, ``batch_size`` at a time, in input order.
+        Strings (e.g. the lines of ``open(f)``) are split by ``tokenize`` (see
+        :meth:`embed_sentence`): by default exactly as :meth:`embed_file` splits a file's lines.
 
         ``bucket_batches`` > 1 (stateless only): read that many batches ahead and batch them by
         length, yielding in input order (a stateless sentence's vectors do not depend on its
         batch); similar lengths keep every time step's matrix products full (faster)."""
         if batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
+        check_tokenize(tokenize)
         window = batch_size * (1 if self.stateful else max(1, bucket_batches))
         chunk: list[Sentence] = []
         for sentence in sentences:
             chunk.append(sentence)
             if len(chunk) == window:
-                yield from self._embed_window(chunk, batch_size)
+                yield from self._embed_window(chunk, batch_size, tokenize)
                 chunk = []
         if chunk:
-            yield from self._embed_window(chunk, batch_size)
+            yield from self._embed_window(chunk, batch_size, tokenize)
 
-    def _embed_window(self, chunk: list[Sentence], batch_size: int) -> Iterator[np.ndarray]:
+    def _embed_window(
+        self, chunk: list[Sentence], batch_size: int, tokenize: str = DEFAULT_TOKENIZE
+    ) -> Iterator[np.ndarray]:
         if len(chunk) <= batch_size:
-            yield from self.embed_batch(chunk)
+            yield from self.embed_batch(chunk, tokenize=tokenize)
             return
-        tokens = [as_tokens(s, f"sentence {i}") for i, s in enumerate(chunk)]
+        tokens = [as_tokens(s, f"sentence {i}", tokenize) for i, s in enumerate(chunk)]
         order = sorted(range(len(tokens)), key=lambda i: len(tokens[i]))
         results: list[np.ndarray | None] = [None] * len(tokens)
         for start in range(0, len(order), batch_size):
@@ -338,7 +451,9 @@ class Elmo:
             bucket_batches,
         )
 
-    def signatures(self, sentences: Sequence[Sentence]) -> dict[str, np.ndarray]:
+    def signatures(
+        self, sentences: Sequence[Sentence], tokenize: str = DEFAULT_TOKENIZE
+    ) -> dict[str, np.ndarray]:
         """The TF-Hub ELMo module's outputs, for users coming from its tutorials.
 
         For B sentences padded to T tokens: ``word_emb`` (B, T, P) char-CNN token vectors,
