@@ -9,11 +9,27 @@ the dict ``from_options`` was given.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from elmokit.errors import ConfigError
+
+#: Largest size any one options.json key may give (dims, filters): 16x the original model's.
+MAX_SIZE = 65_536
+#: Largest model elmokit builds from an options.json: 1e9 parameters (4 GB in fp32; the
+#: original ELMo has 94 M). Beyond it a typo (``"dim": 1000000``) would allocate hundreds of GB.
+MAX_PARAMETERS = 1_000_000_000
+
+
+def _show(value: Any) -> str:
+    """A value as JSON, short: ``"x"``, ``1.5``, ``null``."""
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _get(section: dict, key: str, where: str, kind: type | tuple[type, ...]) -> Any:
@@ -21,10 +37,52 @@ def _get(section: dict, key: str, where: str, kind: type | tuple[type, ...]) -> 
         raise ConfigError(f"{where}: missing key {key!r}")
     value = section[key]
     if kind in (int, float) and isinstance(value, bool):
-        raise ConfigError(f"{where}: key {key!r} must be a number, got {value!r}")
+        raise ConfigError(f"{where}: key {key!r} must be a number, got {_show(value)}")
     if not isinstance(value, kind):
-        raise ConfigError(f"{where}: key {key!r} has value {value!r} of the wrong type")
+        raise ConfigError(f"{where}: key {key!r} has value {_show(value)} of the wrong type")
     return value
+
+
+def _int(section: dict, key: str, where: str, low: int, high: int, default: Any = ...) -> int:
+    """``section[key]`` (or ``default`` when absent) as an int in [low, high], else a one-line
+    :class:`ConfigError` naming the key and the value."""
+    if key not in section and default is not ...:
+        value = default
+    else:
+        value = _get(section, key, where, object)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(
+            f"{where}: key {key!r} must be an integer from {low} to {high:,}, got {_show(value)}"
+        )
+    return value
+
+
+def _clip(section: dict, key: str, where: str) -> float | None:
+    """An optional clip value: null / absent (no clipping) or a finite number >= 0."""
+    value = section.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+        math.isfinite(value) and value >= 0
+    ):
+        raise ConfigError(
+            f"{where}: key {key!r} must be a number >= 0 or null, got {_show(value)}"
+        )
+    return value
+
+
+def parameter_count(char_cnn: CharCNNConfig, lstm: LSTMConfig) -> int:
+    """The number of weights a model of these sizes has (checked before anything is built)."""
+    F, P, C = char_cnn.n_filters, lstm.projection_dim, lstm.dim
+    e = char_cnn.embedding_dim
+    cnn = (
+        char_cnn.n_characters * e
+        + sum(width * e * num + num for width, num in char_cnn.filters)
+        + char_cnn.n_highway * (2 * F * F + 2 * F)
+        + F * P + P
+    )
+    cell = 4 * C * (P + P) + 4 * C + C * P  # input and state products, bias, projection
+    return cnn + 2 * lstm.n_layers * cell
 
 
 @dataclass(frozen=True)
@@ -80,39 +138,55 @@ class ElmoConfig:
         cnn = _get(options, "char_cnn", where, dict)
         lstm = _get(options, "lstm", where, dict)
         cw = f"{where} char_cnn"
+        max_chars = _int(cnn, "max_characters_per_token", cw, 3, 1000, default=50)
         filters = _get(cnn, "filters", cw, list)
         if not filters or not all(
             isinstance(f, (list, tuple))
             and len(f) == 2
             and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in f)
+            and f[0] <= max_chars and f[1] <= MAX_SIZE
             for f in filters
         ):
-            raise ConfigError(f"{cw}: key 'filters' must be a list of [width, num] positive ints")
+            raise ConfigError(
+                f"{cw}: key 'filters' must be a list of [width, num] positive ints (width <= "
+                f"max_characters_per_token {max_chars}, num <= {MAX_SIZE:,}), got {_show(filters)}"
+            )
         embedding = _get(cnn, "embedding", cw, dict)
         char_cnn = CharCNNConfig(
             filters=tuple((int(w), int(n)) for w, n in filters),
-            n_highway=_get(cnn, "n_highway", cw, int),
-            embedding_dim=_get(embedding, "dim", f"{cw} embedding", int),
-            n_characters=cnn.get("n_characters", 262),
-            max_characters_per_token=cnn.get("max_characters_per_token", 50),
+            n_highway=_int(cnn, "n_highway", cw, 0, 16),
+            embedding_dim=_int(embedding, "dim", f"{cw} embedding", 1, 4096),
+            n_characters=_int(cnn, "n_characters", cw, 1, 1_000_000, default=262),
+            max_characters_per_token=max_chars,
             activation=cnn.get("activation", "relu"),
         )
         if char_cnn.activation not in ("relu", "tanh"):
-            raise ConfigError(f"{cw}: key 'activation' must be 'relu' or 'tanh'")
-        if char_cnn.max_characters_per_token < 3:
-            raise ConfigError(f"{cw}: key 'max_characters_per_token' must be at least 3")
+            raise ConfigError(
+                f"{cw}: key 'activation' must be \"relu\" or \"tanh\", got "
+                f"{_show(char_cnn.activation)}"
+            )
         lw = f"{where} lstm"
-        dim = _get(lstm, "dim", lw, int)
+        dim = _int(lstm, "dim", lw, 1, MAX_SIZE)
+        skip = lstm.get("use_skip_connections", False)
+        if skip not in (True, False):  # also 0 / 1
+            raise ConfigError(
+                f"{lw}: key 'use_skip_connections' must be true or false, got {_show(skip)}"
+            )
         lstm_config = LSTMConfig(
             dim=dim,
-            projection_dim=lstm.get("projection_dim", dim),
-            n_layers=_get(lstm, "n_layers", lw, int),
-            cell_clip=lstm.get("cell_clip"),
-            proj_clip=lstm.get("proj_clip"),
-            use_skip_connections=bool(lstm.get("use_skip_connections", False)),
+            projection_dim=_int(lstm, "projection_dim", lw, 1, MAX_SIZE, default=dim),
+            n_layers=_int(lstm, "n_layers", lw, 1, 16),
+            cell_clip=_clip(lstm, "cell_clip", lw),
+            proj_clip=_clip(lstm, "proj_clip", lw),
+            use_skip_connections=bool(skip),
         )
-        if lstm_config.n_layers < 1 or dim < 1 or lstm_config.projection_dim < 1:
-            raise ConfigError(f"{lw}: 'dim', 'projection_dim' and 'n_layers' must be positive")
+        size = parameter_count(char_cnn, lstm_config)
+        if size > MAX_PARAMETERS:
+            raise ConfigError(
+                f"{where}: the model would have {size:,} parameters (lstm dim {dim}, "
+                f"projection_dim {lstm_config.projection_dim}, n_filters {char_cnn.n_filters}); "
+                f"elmokit builds at most {MAX_PARAMETERS:,}"
+            )
         if options.get("bidirectional", True) is not True:
             raise ConfigError(f"{where}: only bidirectional models are supported")
         return cls(char_cnn=char_cnn, lstm=lstm_config, extra=json.loads(json.dumps(options)))
