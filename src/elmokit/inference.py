@@ -36,8 +36,15 @@ import numpy as np
 import torch
 
 from elmokit.characters import BOS_TOKEN, EOS_TOKEN, _token_ids
-from elmokit.modules.bilm import BiLM, BiLMOutput, LstmState
-from elmokit.modules.lstm import LstmCellWithProjection, activate_gates, next_cell, run_stack
+from elmokit.modules.bilm import (
+    BiLM,
+    BiLMOutput,
+    LstmCellWithProjection,
+    LstmState,
+    activate_gates,
+    next_cell,
+    run_stack,
+)
 from elmokit.runtime import tune_malloc
 
 MODES = ("exact", "fast", "int8", "reference")

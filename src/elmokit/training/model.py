@@ -21,8 +21,7 @@ from torch.nn import functional as F
 
 from elmokit.config import MEDIUM_OPTIONS, ORIGINAL_OPTIONS, SMALL_OPTIONS, ElmoConfig
 from elmokit.errors import ConfigError
-from elmokit.modules.bilm import BiLM, LstmState
-from elmokit.modules.lstm import activate_gates, next_cell, run_stack
+from elmokit.modules.bilm import BiLM, LstmState, activate_gates, next_cell, run_stack
 from elmokit.training.data import Batch
 
 
