@@ -78,7 +78,7 @@ def test_metrics(client: TestClient) -> None:
 def test_openapi_and_docs(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     body = spec["paths"]["/v1/embed"]["post"]["requestBody"]["content"]["application/json"]
-    assert set(body["schema"]["properties"]) == {"texts", "tokens", "output", "weights"}
+    assert set(body["schema"]["properties"]) == {"texts", "tokenize", "tokens", "output", "weights"}
     assert client.get("/docs").status_code == 200
 
 
@@ -121,7 +121,8 @@ def test_mix_weights_are_applied_as_given(client: TestClient, tiny_elmo: Elmo) -
 
 
 def test_texts_are_tokenized(client: TestClient, tiny_elmo: Elmo) -> None:
-    r = embed(client, {"texts": ["Don't panic!"], "output": "top"})
+    assert embed(client, {"texts": ["Don't panic!"]}).json()["tokens"] == [["Don't", "panic!"]]
+    r = embed(client, {"texts": ["Don't panic!"], "output": "top", "tokenize": "elmokit"})
     assert r.json()["tokens"] == [["Do", "n't", "panic", "!"]]
     want = tiny_elmo.embed_sentence(["Do", "n't", "panic", "!"])[-1]
     np.testing.assert_allclose(r.json()["embeddings"][0], want, rtol=1e-5, atol=1e-6)

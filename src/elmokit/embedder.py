@@ -438,9 +438,11 @@ class Elmo:
         skip_empty: bool = False,
         progress: bool | None = None,
         bucket_batches: int = 8,
+        tokenize: str = DEFAULT_TOKENIZE,
     ):
-        """Embed a file of one whitespace-tokenized sentence per line into HDF5, like
-        ``allennlp elmo``: dataset ``str(line_index)`` of shape (3, n, D) ("all") or (n, D)
+        """Embed a file of one sentence per line into HDF5, like ``allennlp elmo``. Each line is
+        split by ``tokenize``: ``"whitespace"`` (default: pre-tokenized lines, as ``allennlp
+        elmo``) or ``"elmokit"`` (raw text; see :mod:`elmokit.tokenize`). Dataset ``str(line_index)`` of shape (3, n, D) ("all") or (n, D)
         ("top", "average"), and ``sentence_to_index`` (JSON: sentence -> key). Sentences are
         read ``bucket_batches`` batches ahead and batched by length (faster; 1 = file order);
         the output is the same either way. Returns an :class:`~elmokit.output.EmbedFileSummary`."""
@@ -448,7 +450,7 @@ class Elmo:
 
         return write_embeddings_hdf5(
             self, input_path, output_path, output_format, batch_size, skip_empty, progress,
-            bucket_batches,
+            bucket_batches, check_tokenize(tokenize),
         )
 
     def signatures(
@@ -459,9 +461,11 @@ class Elmo:
         For B sentences padded to T tokens: ``word_emb`` (B, T, P) char-CNN token vectors,
         ``lstm_outputs1`` and ``lstm_outputs2`` (B, T, D), ``elmo`` (B, T, D) the equal-weight
         mix of the layers, ``default`` (B, D) the mean of ``elmo`` over each sentence's tokens,
-        ``mask`` (B, T) bool and ``sequence_len`` (B,). Padding positions are 0.
+        ``mask`` (B, T) bool and ``sequence_len`` (B,). Padding positions are 0. Strings are
+        split by ``tokenize`` (see :meth:`embed_sentence`).
         """
-        batch = [as_tokens(s, f"sentence {i}") for i, s in enumerate(sentences)]
+        check_tokenize(tokenize)
+        batch = [as_tokens(s, f"sentence {i}", tokenize) for i, s in enumerate(sentences)]
         lengths = np.array([len(s) for s in batch], dtype=np.int64)
         if not batch:
             raise InputError("signatures: no sentences given")
@@ -492,6 +496,7 @@ class Elmo:
         max_tokens: int | None = 128,
         progress: bool = False,
         cache: bool = False,
+        tokenize: str = DEFAULT_TOKENIZE,
     ) -> np.ndarray:
         """Sentences (raw strings or token lists) -> float32 (N, D) ((N, L * D) for "concat").
 
@@ -509,7 +514,8 @@ class Elmo:
         means (L, D) on this model (up to ``SENTENCE_CACHE_SIZE`` sentences), so trying other
         ``layer`` choices on the same texts does not run the biLM again.
         """
-        batch = [truncate(s, max_tokens) for s in sentences]
+        check_tokenize(tokenize)  # strings: see embed_sentence; progress: a tqdm bar on stderr
+        batch = [truncate(s, max_tokens, tokenize) for s in sentences]
         weights = layer_weights(layer, self.num_layers)  # validate before the expensive part
         check_pooling(pooling)
         width = self.dim * (self.num_layers if weights is None else 1)  # "concat": L * D
@@ -517,7 +523,7 @@ class Elmo:
         if cache and pooling == "mean" and not self.stateful and len(batch) <= (
             SENTENCE_CACHE_SIZE // 2
         ):
-            for i, means in enumerate(self._layer_means(batch, batch_size)):
+            for i, means in enumerate(self._layer_means(batch, batch_size, progress)):
                 out[i] = combine_layers(means[:, None], layer)[0]  # (L, 1, D) -> (D,)
             return out
         order = sorted(range(len(batch)), key=lambda i: len(batch[i]))
@@ -531,7 +537,9 @@ class Elmo:
                 out[i] = pool_tokens(combine_layers(layers, layer), pooling)
         return out
 
-    def _layer_means(self, batch: list[list[str]], batch_size: int) -> list[np.ndarray]:
+    def _layer_means(
+        self, batch: list[list[str]], batch_size: int, progress: bool = False
+    ) -> list[np.ndarray]:
         """Token lists -> their float32 (L, D) per-layer token means, through the cache."""
         cached = self._sentence_means
         keys = [tuple(tokens) for tokens in batch]
@@ -539,7 +547,12 @@ class Elmo:
             if key in cached:
                 cached[key] = cached.pop(key)
         todo = sorted(dict.fromkeys(k for k in keys if k not in cached), key=len)
-        for start in range(0, len(todo), batch_size):
+        starts: Iterable[int] = range(0, len(todo), batch_size)
+        if progress:  # over the batches the biLM runs (none for cached sentences)
+            from tqdm import tqdm
+
+            starts = tqdm(starts, desc="embedding", unit="batch")
+        for start in starts:
             chunk = todo[start : start + batch_size]
             embedded = self.embed_batch([list(k) for k in chunk])
             for key, layers in zip(chunk, embedded, strict=True):

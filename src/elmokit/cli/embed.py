@@ -47,22 +47,28 @@ def model_options(command):
 @click.option("--mode", type=LazyChoice("elmokit.inference:MODES"), default="exact",
               show_default=True,
               help="exact: fp32, equal to the reference path; fast: bf16 LSTM matmuls where "
-                   "the CPU has bf16 units, else int8 (cosine >= 0.99 to exact); int8: int8 "
-                   "LSTM matmuls; reference: the plain BiLM.forward")
+                   "the CPU has bf16 units, else int8 (mean cosine >= 0.9999 to exact as "
+                   "measured in docs/speed.md); int8: int8 LSTM matmuls; reference: the plain "
+                   "BiLM.forward")
 @click.option("--bucket-batches", type=click.IntRange(min=1), default=8, show_default=True,
               help="read this many batches ahead and batch them by length (faster; 1 = file "
                    "order); the output is the same")
 @click.option("--progress/--no-progress", default=None,
               help="progress bar (default: on a terminal)")
+@click.option("--tokenize", type=LazyChoice("elmokit.tokenize:TOKENIZE_CHOICES"),
+              default="whitespace", show_default=True,
+              help="how a line becomes tokens: whitespace (pre-tokenized lines, as allennlp "
+                   "elmo) or elmokit (raw text, elmokit.tokenize)")
 def embed(input_file, output_file, model, options_file, weight_file, output_format, batch_size,
-          skip_empty, device, mode, bucket_batches, progress):
-    """Embed INPUT (one whitespace-tokenized sentence per line) into the HDF5 file OUTPUT.
+          skip_empty, device, mode, bucket_batches, progress, tokenize):
+    """Embed INPUT (one sentence per line; whitespace-tokenized unless --tokenize elmokit)
+    into the HDF5 file OUTPUT.
 
     One dataset per line keyed by its 0-based line index, plus `sentence_to_index` (JSON).
     """  # noqa: D301
     elmo = load_model(model, options_file, weight_file, device=device, mode=mode)
     summary = elmo.embed_file(input_file, output_file, output_format=output_format,
                               batch_size=batch_size, skip_empty=skip_empty, progress=progress,
-                              bucket_batches=bucket_batches)
+                              bucket_batches=bucket_batches, tokenize=tokenize)
     click.echo(f"model {elmo.name}")
     click.echo(str(summary))

@@ -44,7 +44,7 @@ from elmokit.server.batching import (
 from elmokit.server.metrics import Metrics
 from elmokit.server.schemas import EmbedRequest, EmbedResponse, ErrorResponse
 from elmokit.server.settings import ServerSettings
-from elmokit.tokenize import tokenize
+from elmokit.tokenize import split_text
 
 NPY_MEDIA_TYPE = "application/x-npy"
 #: Above this many characters, tokenizing / formatting moves off the event loop.
@@ -460,9 +460,10 @@ def create_app(settings: ServerSettings | None = None, *, elmo: Elmo | None = No
         if req.texts is not None:
             chars = sum(len(t) for t in req.texts)
             if chars > _OFFLOOP_CHARS:
-                sentences = await asyncio.to_thread(lambda: [tokenize(t) for t in req.texts])
+                sentences = await asyncio.to_thread(
+                    lambda: [split_text(t, req.tokenize) for t in req.texts])
             else:
-                sentences = [tokenize(t) for t in req.texts]
+                sentences = [split_text(t, req.tokenize) for t in req.texts]
         else:
             sentences = [list(s) for s in req.tokens]
         total = 0

@@ -28,7 +28,7 @@ def find_bad_character(text: str) -> str | None:
 
 
 class EmbedRequest(BaseModel):
-    """Exactly one of ``texts`` (raw strings, tokenized by the server) or ``tokens``."""
+    """Exactly one of ``texts`` (strings, split by ``tokenize``) or ``tokens``."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -44,7 +44,15 @@ class EmbedRequest(BaseModel):
     texts: list[str] | None = Field(
         default=None,
         min_length=1,
-        description="Raw texts; each is tokenized with elmokit.tokenize.tokenize.",
+        description="Sentences as strings, each split into tokens by `tokenize`.",
+    )
+    tokenize: Literal["whitespace", "elmokit"] = Field(
+        default="whitespace",
+        description=(
+            "How each of `texts` becomes tokens, as everywhere in elmokit: whitespace (a "
+            "pre-tokenized sentence, split on whitespace) or elmokit (raw text, "
+            "elmokit.tokenize.tokenize: clitics, punctuation, URLs, numbers)."
+        ),
     )
     tokens: list[Annotated[list[str], Field(min_length=1)]] | None = Field(
         default=None, min_length=1, description="Pre-tokenized sentences (lists of tokens)."
