@@ -13,22 +13,28 @@ spooled to an unnamed temporary file and assembled only at the end (see :class:`
 
 from __future__ import annotations
 
+import codecs
+import glob
 import hashlib
 import json
 import os
+import stat
 import sys
 import tempfile
 import time
+import warnings
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
-from elmokit.errors import InputError
+from elmokit.errors import InputError, OutputError
+from elmokit.fileio import describe
 from elmokit.layers import OUTPUT_FORMATS, select_output
+from elmokit.tokenize import DEFAULT_TOKENIZE, split_text
 
 if TYPE_CHECKING:
     from elmokit.embedder import Elmo
@@ -120,40 +126,137 @@ class SentenceIndex:
         self._file.close()
 
 
-def scan_lines(path: Path, skip_empty: bool = False) -> tuple[int, int]:
-    """Check a sentence file; -> (lines, tokens). Errors name the file and the 1-based line."""
-    lines = tokens = 0
+#: ``INPUT`` meaning standard input.
+STDIN = "-"
+
+
+def is_stream(path: str | os.PathLike) -> bool:
+    """Whether the input can be read only once: ``-`` (stdin), a pipe or FIFO (also as
+    ``/dev/stdin``), a terminal or a socket. A regular file (``< file`` too) can be re-read."""
+    if str(path) == STDIN:
+        return True
     try:
-        handle = path.open("rb")
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False  # reported when it is opened
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def _open_input(path: Path) -> BinaryIO:
+    if str(path) == STDIN:
+        return os.fdopen(os.dup(sys.stdin.fileno()), "rb")  # closing it leaves stdin open
+    try:
+        return path.open("rb")
     except FileNotFoundError:
         raise InputError(f"{path}: input file not found") from None
     except OSError as exc:
-        raise InputError(f"{path}: cannot read input file ({exc.strerror})") from None
-    with handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise InputError(
-                    f"{path} line {number}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} "
-                    f"at column {exc.start + 1})"
-                ) from None
-            words = text.split()
-            if not words and not skip_empty:
-                raise InputError(
-                    f"{path} line {number} is empty (remove it, or pass --skip-empty to "
-                    "write an empty entry)"
-                )
+        raise InputError(f"{path}: cannot read input file ({describe(exc)})") from None
+
+
+def _checked_lines(
+    handle: BinaryIO, name: str, skip_empty: bool, tokenize: str = DEFAULT_TOKENIZE
+) -> Iterator[tuple[str, list[str]]]:
+    """Lines of ``handle`` -> (stripped text, tokens by ``tokenize``), checked as they are
+    read: UTF-8, no empty line unless ``skip_empty``; errors name ``name`` and the 1-based
+    line. A UTF-8 byte order mark at the very start is dropped (it would stick to the first
+    token)."""
+    for number, raw in enumerate(handle, start=1):
+        skipped = 0
+        if number == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw, skipped = raw[len(codecs.BOM_UTF8) :], len(codecs.BOM_UTF8)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"{name} line {number}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} "
+                f"at column {exc.start + skipped + 1})"
+            ) from None
+        words = split_text(text, tokenize)
+        if not words and not skip_empty:
+            raise InputError(
+                f"{name} line {number} is empty (remove it, or pass --skip-empty to "
+                "write an empty entry)"
+            )
+        yield text.strip(), words
+
+
+def scan_lines(
+    path: Path, skip_empty: bool = False, tokenize: str = DEFAULT_TOKENIZE
+) -> tuple[int, int]:
+    """Check a sentence file; -> (lines, tokens). Errors name the file and the 1-based line."""
+    lines = tokens = 0
+    with _open_input(path) as handle:
+        for _, words in _checked_lines(handle, str(path), skip_empty, tokenize):
             lines += 1
             tokens += len(words)
     return lines, tokens
 
 
-def _read_sentences(path: Path) -> Iterator[tuple[str, list[str]]]:
-    with path.open("r", encoding="utf-8", newline="\n") as handle:
-        for line in handle:
-            text = line.strip()
-            yield text, text.split()
+def _read_sentences(
+    path: Path, skip_empty: bool = False, tokenize: str = DEFAULT_TOKENIZE
+) -> Iterator[tuple[str, list[str]]]:
+    name = "<stdin>" if str(path) == STDIN else str(path)
+    with _open_input(path) as handle:
+        yield from _checked_lines(handle, name, skip_empty, tokenize)
+
+
+# ---------------------------------------------------------------- temp files of killed runs
+def _temp_suffix() -> str:
+    """The suffix of this process's temp output files: ``out.hdf5.<random>.pid<N>.tmp``, so a
+    later run can tell a killed run's leftovers (dead pid) from a live writer's file."""
+    return f".pid{os.getpid()}.tmp"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process, or cannot tell: keep its file
+    return True
+
+
+def clean_stale_temp_files(output_path: str | os.PathLike) -> tuple[list[Path], list[Path]]:
+    """Temp files a killed writer of ``output_path`` left next to it (``kill -9`` gives no
+    chance to clean up) -> (removed, kept). Removed: those whose writer process (the pid in
+    the name) is gone. Kept: those whose process is alive (another run may be writing) or
+    whose name has no pid (older elmokit); callers report them."""
+    output_path = Path(output_path)
+    removed: list[Path] = []
+    kept: list[Path] = []
+    try:
+        candidates = sorted(output_path.parent.glob(glob.escape(output_path.name) + ".*.tmp"))
+    except OSError:
+        return removed, kept
+    for tmp in candidates:
+        pid = tmp.name[: -len(".tmp")].rsplit(".", 1)[-1]
+        if pid.startswith("pid") and pid[3:].isdigit() and not _pid_alive(int(pid[3:])):
+            try:
+                tmp.unlink()
+                removed.append(tmp)
+                continue
+            except OSError:
+                pass
+        kept.append(tmp)
+    return removed, kept
+
+
+def check_paths(input_path: Path, output_path: Path) -> None:
+    """Refuse an output that is a directory or the input file itself (it would be replaced)."""
+    if output_path.is_dir():
+        raise InputError(f"{output_path}: output path is a directory")
+    if str(input_path) == STDIN or not output_path.exists():
+        return
+    try:
+        same = os.path.samefile(input_path, output_path)
+    except OSError:
+        same = False
+    if same:
+        raise InputError(
+            f"{output_path}: the output is the input file {input_path} (writing would replace "
+            "it); choose another output path"
+        )
 
 
 def write_embeddings_hdf5(
@@ -165,35 +268,54 @@ def write_embeddings_hdf5(
     skip_empty: bool = False,
     progress: bool | None = None,
     bucket_batches: int = 8,
+    tokenize: str = DEFAULT_TOKENIZE,
 ) -> EmbedFileSummary:
+    """See :meth:`elmokit.Elmo.embed_file`. ``input_path`` ``"-"`` is standard input; each
+    line is split by ``tokenize`` (see :mod:`elmokit.tokenize`).
+
+    A regular file is checked completely before any work; input that can be read only once
+    (``-``, a pipe, ``/dev/stdin`` on a pipe) is read in one pass and checked line by line as
+    it streams (a bad line still leaves no output). Every ``OSError`` while writing becomes a
+    one-line :class:`~elmokit.errors.OutputError` naming the path and the cause; the old
+    output stays as it was and no temp file is left (a killed run's is removed by the next).
+    """
     import h5py
     from tqdm import tqdm
+
+    from elmokit.fileio import atomic_write  # temp file next to the target, renamed when done
 
     if output_format not in OUTPUT_FORMATS:
         raise InputError(
             f"output format {output_format!r} is not one of {', '.join(OUTPUT_FORMATS)}"
         )
     input_path, output_path = Path(input_path), Path(output_path)
-    n_lines, n_tokens = scan_lines(input_path, skip_empty)
-    if output_path.is_dir():
-        raise InputError(f"{output_path}: output path is a directory")
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    from elmokit.fileio import atomic_write  # temp file next to the target, renamed when done
-
+    stream = is_stream(input_path)
+    check_paths(input_path, output_path)
+    n_lines, n_tokens = (None, None) if stream else scan_lines(input_path, skip_empty, tokenize)
+    for tmp in clean_stale_temp_files(output_path)[1]:
+        warnings.warn(f"{tmp}: temp file of another or an interrupted run; delete it if no "
+                      "other elmokit is writing this output", stacklevel=2)
     if progress is None:
         progress = sys.stderr.isatty()
     start = time.perf_counter()
-    sentence_to_index = SentenceIndex(output_path.parent, capacity=n_lines)
+    try:
+        output_path.parent.mkdir(parents=True, exist_ok=True)
+        sentence_to_index = SentenceIndex(output_path.parent, capacity=n_lines or 1024)
+    except OSError as exc:
+        raise OutputError(f"{output_path}: cannot write ({describe(exc)})") from None
     texts: deque[str] = deque()  # read but not yet written (streams: memory stays flat)
+    counts = [0, 0]  # lines, tokens read
 
     def token_lists() -> Iterator[list[str]]:
-        for text, tokens in _read_sentences(input_path):
+        for text, tokens in _read_sentences(input_path, skip_empty, tokenize):
             texts.append(text)
+            counts[0] += 1
+            counts[1] += len(tokens)
             yield tokens
 
     try:
         with (
-            atomic_write(output_path) as tmp,
+            atomic_write(output_path, suffix=_temp_suffix()) as tmp,
             # new-style groups (HDF5 >= 1.8): with one dataset per line, the default old-style
             # group kept growing in memory (+75 MB over 600k datasets; flat with these)
             h5py.File(tmp, "w", libver=("v108", "latest")) as out,
@@ -211,8 +333,10 @@ def write_embeddings_hdf5(
                 bar.update(layers.shape[1])
             dataset = out.create_dataset("sentence_to_index", (1,), dtype=h5py.string_dtype())
             dataset[0] = sentence_to_index.to_json()
+    except OSError as exc:  # h5py's own write errors, the spool file: one line, no traceback
+        raise OutputError(f"{output_path}: cannot write ({describe(exc)})") from None
     finally:
         sentence_to_index.close()
     return EmbedFileSummary(
-        output_path, n_lines, n_tokens, time.perf_counter() - start, output_format, elmo.dim
+        output_path, counts[0], counts[1], time.perf_counter() - start, output_format, elmo.dim
     )
