@@ -14,8 +14,10 @@ spooled to an unnamed temporary file and assembled only at the end (see :class:`
 from __future__ import annotations
 
 import codecs
+import errno
 import glob
 import hashlib
+import io
 import json
 import os
 import stat
@@ -124,6 +126,79 @@ class SentenceIndex:
 
     def close(self) -> None:
         self._file.close()
+
+
+class GuardedFile(io.RawIOBase):
+    """The HDF5 output file, seen by h5py through its ``fileobj`` driver, that keeps HDF5
+    from ever seeing a failed write.
+
+    When the disk fills up (or a quota, a file size limit is hit) under h5py's own file driver,
+    HDF5's metadata cache is left inconsistent: closing the file raises again, every open
+    object prints a traceback as it is freed (tens of KB), and the interpreter segfaults at
+    exit. Here the first ``OSError`` of a write is kept in :attr:`error` and later writes are
+    skipped as if done, so HDF5 stays consistent; the writer checks :attr:`error` after each
+    dataset, stops, and raises it (the temp file is then removed, see
+    :func:`elmokit.fileio.atomic_write`).
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._file = open(path, "r+b", buffering=0)  # noqa: SIM115 (closed in close())
+        self.error: OSError | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def readinto(self, buffer) -> int:
+        return self._file.readinto(buffer)
+
+    def write(self, data) -> int:
+        size = memoryview(data).nbytes
+        if self.error is None:
+            try:
+                written = self._file.write(data)
+                if written == size:
+                    return written
+                self._file.seek(size - (written or 0), os.SEEK_CUR)
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # a short write
+            except OSError as exc:
+                self.error = exc
+                return size
+        self._file.seek(size, os.SEEK_CUR)  # skipped: the output is abandoned anyway
+        return size
+
+    def truncate(self, size: int | None = None) -> int:
+        if self.error is None:
+            try:
+                return self._file.truncate(size)
+            except OSError as exc:
+                self.error = exc
+        return self.tell() if size is None else size
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        if not self.closed:
+            self._file.close()
+        super().close()
+
+    def check(self) -> None:
+        """Raise the first write error, if any."""
+        if self.error is not None:
+            raise self.error
 
 
 #: ``INPUT`` meaning standard input.
@@ -316,9 +391,10 @@ def write_embeddings_hdf5(
     try:
         with (
             atomic_write(output_path, suffix=_temp_suffix()) as tmp,
+            GuardedFile(tmp) as guard,
             # new-style groups (HDF5 >= 1.8): with one dataset per line, the default old-style
             # group kept growing in memory (+75 MB over 600k datasets; flat with these)
-            h5py.File(tmp, "w", libver=("v108", "latest")) as out,
+            h5py.File(guard, "w", libver=("v108", "latest")) as out,
             tqdm(total=n_tokens, unit="tok", unit_scale=True, disable=not progress) as bar,
         ):
             # length bucketing over `bucket_batches` batches (stateless; output order unchanged):
@@ -329,10 +405,13 @@ def write_embeddings_hdf5(
                 key = str(index)
                 data = select_output(layers, output_format).astype(np.float32, copy=False)
                 out.create_dataset(key, data=data)
+                guard.check()  # disk full: stop at the first failed write
                 sentence_to_index.add(texts.popleft())
                 bar.update(layers.shape[1])
             dataset = out.create_dataset("sentence_to_index", (1,), dtype=h5py.string_dtype())
             dataset[0] = sentence_to_index.to_json()
+            out.close()  # the last writes (metadata) happen here
+            guard.check()
     except OSError as exc:  # h5py's own write errors, the spool file: one line, no traceback
         raise OutputError(f"{output_path}: cannot write ({describe(exc)})") from None
     finally:

@@ -4,9 +4,36 @@ Imports torch only when the command runs (see :mod:`elmokit.cli`)."""
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+
 import click
 
 from elmokit.cli import LazyChoice
+
+
+@contextlib.contextmanager
+def terminate_cleanly() -> Iterator[None]:
+    """While the block runs, SIGTERM (and SIGHUP) raise ``SystemExit(128 + signal)`` in the
+    main thread, as Ctrl-C raises KeyboardInterrupt: the output's temp file is removed on the
+    way out (:func:`elmokit.fileio.atomic_write`) instead of being left behind."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        click.echo(f"terminated ({signal.Signals(signum).name}); output not written", err=True)
+        raise SystemExit(128 + signum)
+
+    kinds = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {kind: signal.signal(kind, stop) for kind in kinds}
+    try:
+        yield
+    finally:
+        for kind, handler in previous.items():
+            signal.signal(kind, handler)
 
 
 def load_model(model: str | None, options_file: str | None, weight_file: str | None, **kwargs):
@@ -62,13 +89,23 @@ def model_options(command):
 def embed(input_file, output_file, model, options_file, weight_file, output_format, batch_size,
           skip_empty, device, mode, bucket_batches, progress, tokenize):
     """Embed INPUT (one sentence per line; whitespace-tokenized unless --tokenize elmokit)
-    into the HDF5 file OUTPUT.
+    into the HDF5 file OUTPUT. INPUT "-" is standard input (read once, as it streams).
 
     One dataset per line keyed by its 0-based line index, plus `sentence_to_index` (JSON).
     """  # noqa: D301
-    elmo = load_model(model, options_file, weight_file, device=device, mode=mode)
-    summary = elmo.embed_file(input_file, output_file, output_format=output_format,
-                              batch_size=batch_size, skip_empty=skip_empty, progress=progress,
-                              bucket_batches=bucket_batches, tokenize=tokenize)
+    from elmokit.output import clean_stale_temp_files
+
+    removed, kept = clean_stale_temp_files(output_file)
+    for tmp in removed:
+        click.echo(f"removed {tmp}, left by an interrupted run", err=True)
+    for tmp in kept:
+        click.echo(f"warning: {tmp} is the temp file of another or an older run; delete it if "
+                   "no other elmokit is writing this output", err=True)
+    with terminate_cleanly():
+        elmo = load_model(model, options_file, weight_file, device=device, mode=mode)
+        summary = elmo.embed_file(input_file, output_file, output_format=output_format,
+                                  batch_size=batch_size, skip_empty=skip_empty,
+                                  progress=progress, bucket_batches=bucket_batches,
+                                  tokenize=tokenize)
     click.echo(f"model {elmo.name}")
     click.echo(str(summary))
