@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from elmokit import Elmo  # noqa: E402
 from elmokit.server import ServerSettings, create_app  # noqa: E402
-from elmokit.server.app import NPY_MEDIA_TYPE  # noqa: E402
+from elmokit.server.formats import NPY_MEDIA_TYPE  # noqa: E402
 
 D = 32
 SMALL = ServerSettings(
@@ -295,9 +295,11 @@ class GatedModel:
         self.gate = threading.Event()
         self.gate.set()  # open during the warm-up
         self.batches: list[int] = []
+        self.budgets: list[int | None] = []
 
-    def embed_batch(self, sentences):
+    def embed_batch(self, sentences, max_padded_tokens=None):
         self.batches.append(len(sentences))
+        self.budgets.append(max_padded_tokens)
         self.gate.wait(10)
         return [np.zeros((3, len(s), 4), np.float32) for s in sentences]
 
@@ -342,10 +344,10 @@ def test_timeout_is_504() -> None:
 
 def test_model_failure_is_clean_500() -> None:
     class Broken(GatedModel):
-        def embed_batch(self, sentences):
+        def embed_batch(self, sentences, max_padded_tokens=None):
             if sentences == [["boom"]]:
                 raise RuntimeError("kaput")
-            return super().embed_batch(sentences)
+            return super().embed_batch(sentences, max_padded_tokens)
 
     with TestClient(
         create_app(ServerSettings(), elmo=Broken()), raise_server_exceptions=False

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from elmokit.server.batching import (
+    ClientGoneError,
     MicroBatcher,
     NotRunningError,
     QueueFullError,
@@ -168,13 +169,12 @@ def test_stop_fails_waiting_requests_and_refuses_new_ones() -> None:
 def test_a_lone_request_does_not_wait_for_companions() -> None:
     async def main() -> None:
         model = Recorder()
-        batcher = MicroBatcher(model, max_wait_ms=2000)
+        batcher = MicroBatcher(model, max_wait_ms=600_000)  # a wait would take 10 minutes
         await batcher.start()
-        started = time.perf_counter()
-        for i in range(3):
-            await batcher.submit([sentence(i)])
+        for i in range(3):  # each answered long before one wait could end, however slow
+            await asyncio.wait_for(batcher.submit([sentence(i)]), timeout=60)
         await batcher.stop()
-        assert time.perf_counter() - started < 1.0  # far below one 2 s wait
+        assert [len(b) for b in model.batches] == [1, 1, 1]
 
     asyncio.run(main())
 
@@ -203,10 +203,56 @@ def test_a_batch_waits_for_a_request_being_parsed() -> None:
 def test_throughput_window_stays_bounded_without_scrapes() -> None:
     from elmokit.server.metrics import Metrics
 
-    metrics = Metrics(throughput_window_s=0.05)
+    now = [100.0]
+    metrics = Metrics(throughput_window_s=10.0, clock=lambda: now[0])
     for _ in range(50):
         metrics.observe_batch(1, 1, 10, 0.001, [0.0])
-    time.sleep(0.06)
-    metrics.observe_batch(1, 1, 10, 0.001, [0.0])
-    assert len(metrics._recent) == 1  # old entries dropped on write, not only on scrape
-    assert metrics._throughput() == 10 / 0.05
+    assert metrics.window_batches == 50 and metrics.throughput() == 50 * 10 / 10.0
+    now[0] += 10.5  # the 50 batches fall out of the window
+    metrics.observe_batch(1, 1, 30, 0.001, [0.0])
+    assert metrics.window_batches == 1  # old entries dropped on write, not only on scrape
+    assert metrics.throughput() == 30 / 10.0
+    now[0] += 11
+    assert metrics.throughput() == 0.0
+
+
+def test_a_client_that_hangs_up_is_dropped_before_it_runs() -> None:
+    async def main() -> None:
+        model = Recorder()
+        batcher = MicroBatcher(model, max_wait_ms=0)
+        await batcher.start()
+        first = await _busy(batcher, model)
+        gone = asyncio.Event()
+        waiting = asyncio.create_task(batcher.submit([sentence(7)], hang_up=gone.wait))
+        await _until(lambda: batcher.depth == 1)
+        gone.set()
+        with pytest.raises(ClientGoneError):
+            await waiting
+        model.gate.set()
+        await first
+        assert (await batcher.submit([sentence(8)], hang_up=asyncio.Event().wait))[0][0, 0, 0] == 8
+        await batcher.stop()
+        assert ["7"] not in [s for b in model.batches for s in b]
+
+    asyncio.run(main())
+
+
+def test_a_cancelled_caller_leaves_nothing_queued() -> None:
+    async def main() -> None:
+        model = Recorder()
+        batcher = MicroBatcher(model, max_wait_ms=0)
+        await batcher.start()
+        first = await _busy(batcher, model)
+        waiting = asyncio.create_task(batcher.submit([sentence(5)], hang_up=asyncio.Event().wait))
+        await _until(lambda: batcher.depth == 1)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        model.gate.set()
+        await first
+        await batcher.submit([sentence(6)])
+        await batcher.stop()
+        assert ["5"] not in [s for b in model.batches for s in b]
+        assert len(asyncio.all_tasks()) == 1  # no hang-up watcher left behind (only main)
+
+    asyncio.run(main())

@@ -42,7 +42,8 @@ def _setting(flag: str, name: str, kind: click.ParamType, text: str | None = Non
               help="Processes; each loads its own model copy and has its own metrics.")
 @click.option("--api-key-file", type=click.Path(exists=True, dir_okay=False),
               default=_SETTING["api_key_file"],
-              help="File holding a bearer key; then /v1/embed and /metrics need it.")
+              help="File holding a bearer key; then /v1/embed, /metrics, /openapi.json and "
+              "/docs need it, and /readyz shows details only with it.")
 @_setting("--max-texts", "max_texts", click.IntRange(1), "Texts (sentences) per request.")
 @_setting("--max-tokens-per-text", "max_tokens_per_text", click.IntRange(1))
 @_setting("--max-tokens-per-request", "max_tokens_per_request", click.IntRange(1))
@@ -53,7 +54,9 @@ def _setting(flag: str, name: str, kind: click.ParamType, text: str | None = Non
 @_setting("--timeout", "request_timeout_s", click.FloatRange(0, min_open=True),
           "Seconds before a request gets 504.")
 @_setting("--max-batch-tokens", "max_batch_tokens", click.IntRange(1),
-          "Token budget of one forward pass.")
+          "Real tokens merged into one batch.")
+@_setting("--max-padded-tokens", "max_padded_tokens", click.IntRange(1),
+          "Padded positions (rows x (longest + 2)) of one forward pass: bounds its memory.")
 @_setting("--max-batch-requests", "max_batch_requests", click.IntRange(1),
           "Requests merged into one forward pass.")
 @_setting("--max-wait-ms", "max_wait_ms", click.FloatRange(0),
@@ -61,6 +64,15 @@ def _setting(flag: str, name: str, kind: click.ParamType, text: str | None = Non
 @click.option("--no-batching", is_flag=True, help="One request per forward pass (benchmarks).")
 @_setting("--max-queue", "max_queue", click.IntRange(1),
           "Waiting requests before 503 + Retry-After.")
+@_setting("--max-connections", "max_connections", click.IntRange(1),
+          "Open connections served; above, requests get 503 and the connection closes.")
+@_setting("--keep-alive-timeout", "keep_alive_timeout_s", click.FloatRange(0, min_open=True),
+          "Seconds an idle keep-alive connection stays open.")
+@_setting("--read-timeout", "read_timeout_s", click.FloatRange(0, min_open=True),
+          "Seconds for a request head to arrive (connection closed) and then for its body "
+          "(408).")
+@_setting("--write-timeout", "write_timeout_s", click.FloatRange(0, min_open=True),
+          "Seconds a client may leave its answer unread before it is disconnected.")
 @click.option("--torch-threads", default=_SETTING["torch_threads"], type=click.IntRange(1),
               help="torch intra-op threads per worker (default: cores / workers).")
 @click.option("--log-level", default=_RUN["log_level"], show_default=True,

@@ -4,9 +4,13 @@
 >>> app = create_app(ServerSettings(model="allennlp-tiny"))   # ASGI app; the model loads
 ...                                                            # in the lifespan, once
 
-Modules: ``settings`` (limits and knobs), ``schemas`` (request/response models),
-``batching`` (dynamic micro-batching off the event loop), ``metrics`` (Prometheus),
-``app`` (the app factory, routes, errors), ``cli`` (the click command).
+Modules: ``settings`` (limits, timeouts and knobs), ``schemas`` (request/response models),
+``app`` (the app factory and lifespan), ``routes`` (the endpoints), ``deps`` (auth,
+readiness, request parsing, limits), ``formats`` (JSON / .npy answers), ``errors`` (the one
+error shape), ``middleware`` (body size and time guard, metrics), ``batching`` (dynamic
+micro-batching off the event loop), ``metrics`` (Prometheus), ``protocol`` (uvicorn's HTTP
+protocol with head and write timeouts), ``launch`` (``run_server``; the click command is
+``elmokit.cli.serve``).
 """
 
 from elmokit.server.settings import ServerSettings

@@ -4,14 +4,18 @@ Requests are queued; one worker task takes the first waiting request, then keeps
 waiting requests until the batch holds ``max_batch_tokens`` tokens or ``max_batch_requests``
 requests, or ``max_wait_ms`` has passed. It waits only when companions are likely: the
 previous batch merged several requests, or a request is being read and parsed right now
-(:meth:`MicroBatcher.incoming`); so a lone client pays no wait. The forward pass runs in a one-thread executor (off
-the event loop, torch uses its own intra-op threads) and each request gets its own rows back.
-This is exact because :meth:`elmokit.Elmo.embed_batch` is stateless: a sentence's vectors do
-not depend on its batch companions. While a batch runs, new requests queue up and form the
-next batch, so under load batches grow by themselves.
+(:meth:`MicroBatcher.incoming`); so a lone client pays no wait. The merged sentences go to
+``embed_fn`` in a one-thread executor (off the event loop; torch uses its own intra-op
+threads) and each request gets its own rows back. The server's ``embed_fn`` is
+:meth:`elmokit.Elmo.embed_batch` with its ``max_padded_tokens`` budget: it runs the batch in
+length-sorted passes bounded by padded size (rows x longest), so memory follows padded work,
+not the real token count that batches are merged by. Merging is exact because ``embed_batch``
+is stateless: a sentence's vectors do not depend on its batch companions. While a batch runs,
+new requests queue up and form the next batch, so under load batches grow by themselves.
 
 A full queue raises :class:`QueueFullError` at once (the server answers 503 + Retry-After)
-instead of growing without bound.
+instead of growing without bound; a request whose client hangs up, or that times out, is
+dropped from the queue.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -44,6 +48,10 @@ class NotRunningError(BatcherError):
 
 class RequestTimeoutError(BatcherError):
     """The request was not answered in time (it is dropped if it has not run yet)."""
+
+
+class ClientGoneError(BatcherError):
+    """The client hung up while its request waited (it is dropped if it has not run yet)."""
 
 
 @dataclass
@@ -132,9 +140,17 @@ class MicroBatcher:
             self._incoming -= 1
 
     async def submit(
-        self, sentences: list[list[str]], timeout: float | None = None
+        self,
+        sentences: list[list[str]],
+        timeout: float | None = None,
+        hang_up: Callable[[], Awaitable[object]] | None = None,
     ) -> list[np.ndarray]:
-        """Embed ``sentences`` (token lists) in some batch; -> one (L, n_i, D) array each."""
+        """Embed ``sentences`` (token lists) in some batch; -> one (L, n_i, D) array each.
+
+        The request is queued before the first ``await`` (see :meth:`incoming`). ``hang_up``:
+        an async callable that returns once the client has gone; then the request is dropped
+        (if it has not run yet) and :class:`ClientGoneError` raised, as
+        :class:`RequestTimeoutError` is after ``timeout`` seconds."""
         if not self.running or self._queue is None:
             raise NotRunningError("the model is not ready")
         if self.depth >= self.max_queue:
@@ -142,14 +158,26 @@ class MicroBatcher:
                 self._metrics.rejected.labels("queue_full").inc()
             raise QueueFullError(f"{self.depth} requests are already waiting")
         future: asyncio.Future = asyncio.get_running_loop().create_future()
-        tokens = sum(len(s) for s in sentences)
-        self._queue.put_nowait(_Job(sentences, tokens, future))
+        self._queue.put_nowait(_Job(sentences, sum(len(s) for s in sentences), future))
+        watcher = asyncio.ensure_future(hang_up()) if hang_up is not None else None
         try:
-            return await asyncio.wait_for(future, timeout)
-        except TimeoutError:
-            if self._metrics is not None:
-                self._metrics.rejected.labels("timeout").inc()
-            raise RequestTimeoutError(f"no answer within {timeout:g} s") from None
+            done, _ = await asyncio.wait(
+                {future} if watcher is None else {future, watcher},
+                timeout=timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:  # also when the caller is cancelled: nothing is left waiting or queued
+            if watcher is not None:
+                watcher.cancel()
+            future.cancel()  # no-op when done; else the worker skips the job
+        if future in done:
+            return future.result()
+        if watcher is not None and watcher in done:
+            watcher.result()  # a failing watcher is a bug: let it show
+            raise ClientGoneError("the client hung up")
+        if self._metrics is not None:
+            self._metrics.rejected.labels("timeout").inc()
+        raise RequestTimeoutError(f"no answer within {timeout:g} s")
 
     # ------------------------------------------------------------------ worker
     async def _next_job(self, deadline: float | None) -> _Job | None:
@@ -170,7 +198,7 @@ class MicroBatcher:
             return None
         try:
             return await asyncio.wait_for(self._queue.get(), remaining)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # noqa: UP041 (not TimeoutError before Python 3.11)
             return None
 
     async def _collect(self) -> list[_Job]:

@@ -46,10 +46,16 @@ def run_server(
     log: Callable[[str], None] | None = None,
 ) -> None:
     """Serve ``settings`` over HTTP until interrupted: ``workers`` uvicorn processes, each
-    loading its own model copy. ``log`` gets a warning when ``host`` is not a local address and
-    no API key is set."""
+    loading its own model copy, with the connection limit and timeouts of ``settings``
+    (:mod:`elmokit.server.protocol`). ``log`` gets a warning when ``host`` is not a local
+    address and no API key is set."""
     import uvicorn
 
+    try:
+        import httptools  # noqa: F401  (the parser GuardedHttpToolsProtocol builds on)
+    except ImportError:
+        raise ConfigError("elmokit serve needs the Python package 'httptools': "
+                          "pip install 'elmokit[serve]'") from None  # fmt: skip
     settings = worker_settings(settings, workers)
     if host not in LOCAL_HOSTS and not settings.api_key_file and log is not None:
         log(f"warning: listening on {host} without --api-key-file")
@@ -62,6 +68,10 @@ def run_server(
         workers=workers,
         log_level=log_level,
         access_log=access_log,
-        timeout_keep_alive=5,
+        # request-head and write timeouts (read_timeout_s, write_timeout_s)
+        http="elmokit.server.protocol:GuardedHttpToolsProtocol",
+        timeout_keep_alive=settings.keep_alive_timeout_s,
+        # uvicorn counts the connection being refused too: +1 serves max_connections
+        limit_concurrency=settings.max_connections + 1,
         timeout_graceful_shutdown=10,
     )

@@ -24,10 +24,20 @@ SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 TOKEN_BUCKETS = (8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
 
 
-class Metrics:
-    """Request, latency, throughput, batch-size and queue metrics for one app."""
+#: The status recorded for a request whose client hung up before its answer (nginx's
+#: "client closed request"): apart from the 5xx of real server faults.
+CLIENT_CLOSED = 499
 
-    def __init__(self, throughput_window_s: float = 10.0) -> None:
+
+class Metrics:
+    """Request, latency, throughput, batch-size and queue metrics for one app.
+
+    ``clock`` (seconds, monotonic) times the tokens/s window; tests pass a fake one.
+    """
+
+    def __init__(
+        self, throughput_window_s: float = 10.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
@@ -63,6 +73,12 @@ class Metrics:
             "elmokit_rejected_requests", "Requests refused by the batcher.", ["reason"],
             registry=r,
         )  # fmt: skip
+        self.disconnects = Counter(
+            "elmokit_client_disconnects",
+            "Requests whose client hung up before the answer (also counted as status 499), by "
+            "stage: 'body' while sending the request, 'waiting' while it was being embedded.",
+            ["stage"], registry=r,
+        )  # fmt: skip
         self.queue_depth = Gauge(
             "elmokit_queue_depth", "Requests waiting for a forward pass.", registry=r
         )
@@ -72,8 +88,9 @@ class Metrics:
             registry=r,
         )
         self._window_s = throughput_window_s
+        self._clock = clock
         self._recent: deque[tuple[float, int]] = deque()
-        self.tokens_per_second.set_function(self._throughput)
+        self.tokens_per_second.set_function(self.throughput)
 
     def bind_queue_depth(self, depth: Callable[[], int]) -> None:
         """Report ``depth()`` as the queue depth at every scrape."""
@@ -91,7 +108,7 @@ class Metrics:
         self.sentences.inc(sentences)
         for wait in waits:
             self.queue_wait.observe(wait)
-        now = time.monotonic()
+        now = self._clock()
         self._recent.append((now, tokens))
         self._trim(now)  # bounded even when nobody scrapes /metrics
 
@@ -99,8 +116,14 @@ class Metrics:
         while self._recent and self._recent[0][0] < now - self._window_s:
             self._recent.popleft()
 
-    def _throughput(self) -> float:
-        self._trim(time.monotonic())
+    @property
+    def window_batches(self) -> int:
+        """Batches remembered for the tokens/s window (those of the last window only)."""
+        return len(self._recent)
+
+    def throughput(self) -> float:
+        """Tokens embedded per second over the last ``throughput_window_s`` seconds."""
+        self._trim(self._clock())
         return sum(n for _, n in self._recent) / self._window_s
 
     def observe_request(self, method: str, path: str, status: int, seconds: float) -> None:
@@ -108,6 +131,11 @@ class Metrics:
         label = path if path in KNOWN_PATHS else "other"
         self.requests.labels(method, label, str(status)).inc()
         self.latency.labels(label).observe(seconds)
+
+    def observe_disconnect(self, method: str, path: str, stage: str, seconds: float) -> None:
+        """Record a request whose client hung up at ``stage`` ("body" or "waiting")."""
+        self.disconnects.labels(stage).inc()
+        self.observe_request(method, path, CLIENT_CLOSED, seconds)
 
     def render(self) -> tuple[bytes, str]:
         """(Prometheus text exposition, its content type)."""

@@ -28,10 +28,14 @@ def find_bad_character(text: str) -> str | None:
 
 
 class EmbedRequest(BaseModel):
-    """Exactly one of ``texts`` (strings, split by ``tokenize``) or ``tokens``."""
+    """Exactly one of ``texts`` (strings, split by ``tokenize``) or ``tokens``.
+
+    Strict types: a number is not a string and a string is not a number (``"weights": ["1"]``
+    and ``"texts": [1]`` are refused, not coerced); integers are fine as weights."""
 
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={
             "examples": [
                 {"texts": ["The cell divides."], "output": "average"},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,14 +15,27 @@ from elmokit.errors import ConfigError
 SETTINGS_ENV = "ELMOKIT_SERVE_SETTINGS"
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     """Everything the service needs besides the model weights.
 
-        Limits answer 413 (body) or 422 (texts / tokens); a full queue answers 503 with
-        ``Retry-After``; a request that is not answered within ``request_timeout_s`` answers 504.
-        ``max_batch_requests=1`` turns micro-batching off (one request per forward pass). ``mode``
+    Limits answer 413 (body) or 422 (texts / tokens); a full queue answers 503 with
+    ``Retry-After``; a request that is not answered within ``request_timeout_s`` answers 504.
+    ``max_batch_requests=1`` turns micro-batching off (one request per forward pass). ``mode``
     is passed to :class:`elmokit.Elmo` ("exact", "fast", "int8", "reference"; None: its default).
+
+    Memory: requests merge into one batch up to ``max_batch_tokens`` real tokens; the engine
+    runs a batch in length-sorted passes of at most ``max_padded_tokens`` padded positions each
+    (rows x (longest + 2)), so a long sentence never pads many short ones
+    (:meth:`elmokit.Elmo.embed_batch`). Connections: a request head must arrive within
+    ``read_timeout_s`` of connecting (or of the previous answer), its body within
+    ``read_timeout_s`` of the head (else 408); idle keep-alive connections close after
+    ``keep_alive_timeout_s``; a client that stops reading its answer is dropped after
+    ``write_timeout_s``; above ``max_connections`` open connections requests get 503.
     """
 
     model: str | None = None
@@ -33,6 +47,8 @@ class ServerSettings:
     max_json_floats: int = 2_000_000
     request_timeout_s: float = 30.0
     max_batch_tokens: int = 4096
+    #: the library's default too (elmokit.inference.MAX_PADDED_TOKENS)
+    max_padded_tokens: int = 16_384
     max_batch_requests: int = 64
     max_wait_ms: float = 2.0
     max_queue: int = 256
@@ -40,20 +56,33 @@ class ServerSettings:
     api_key_file: str | None = None
     api_key: str | None = field(default=None, repr=False)
     torch_threads: int | None = None
+    max_connections: int = 256
+    keep_alive_timeout_s: float = 5.0
+    read_timeout_s: float = 10.0
+    write_timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
         positive = (
             "max_texts", "max_tokens_per_text", "max_tokens_per_request", "max_body_bytes",
             "max_json_floats",
-            "max_batch_tokens", "max_batch_requests", "max_queue", "retry_after_s",
+            "max_batch_tokens", "max_padded_tokens", "max_batch_requests", "max_queue",
+            "retry_after_s", "max_connections",
         )  # fmt: skip
         for name in positive:
-            if getattr(self, name) < 1:
-                raise ConfigError(f"server setting {name} must be at least 1")
-        if self.request_timeout_s <= 0:
-            raise ConfigError("server setting request_timeout_s must be positive")
-        if self.max_wait_ms < 0:
-            raise ConfigError("server setting max_wait_ms must not be negative")
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"server setting {name} must be an integer of at least 1, "
+                                  f"got {value!r}")  # fmt: skip
+        seconds = ("request_timeout_s", "keep_alive_timeout_s", "read_timeout_s",
+                   "write_timeout_s")  # fmt: skip
+        for name in seconds:
+            value = getattr(self, name)
+            if not _is_number(value) or not 0 < value < math.inf:
+                raise ConfigError(f"server setting {name} must be a positive number of "
+                                  f"seconds, got {value!r}")  # fmt: skip
+        if not _is_number(self.max_wait_ms) or not 0 <= self.max_wait_ms < math.inf:
+            raise ConfigError("server setting max_wait_ms must be a number of at least 0, "
+                              f"got {self.max_wait_ms!r}")  # fmt: skip
         if self.torch_threads is not None and self.torch_threads < 1:
             raise ConfigError("server setting torch_threads must be at least 1")
 
