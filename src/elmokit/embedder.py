@@ -164,6 +164,10 @@ class Elmo:
         (``"warm_start"`` in its ``elmokit.json``), off when it has none.
         """
         name = str(name_or_dir) if name_or_dir is not None else hub.default_model()
+        from elmokit.interop.folders import load_other_format  # ELMoForManyLangs folders
+
+        if (other := load_other_format(name, **kwargs)) is not None:
+            return other
         options_file, weight_file = hub.resolve(name)
         kwargs.setdefault("name", name)
         elmo = cls.from_hdf5(options_file, weight_file, **kwargs)
@@ -565,3 +569,15 @@ class Elmo:
     def clear_sentence_cache(self) -> None:
         """Forget the per-layer means kept by :meth:`sentence_vectors` (``cache=True``)."""
         self._sentence_means.clear()
+
+    def word_vectors(self, words=None, sentences=None, layer: LayerSpec = "average", **kwargs):
+        """Static word vectors (:mod:`elmokit.vectors`) -> a ``WordVectors``.
+
+        >>> elmo.word_vectors(["cell", "celll"]).vectors.shape     # context-free: char CNN
+        (2, P)
+        >>> elmo.word_vectors(sentences=texts, layer="top").vectors.shape   # corpus-pooled
+        (V, D)
+        """
+        from elmokit.vectors import word_vectors
+
+        return word_vectors(self, words, sentences, layer, **kwargs)
