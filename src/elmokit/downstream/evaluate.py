@@ -20,7 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from elmokit.downstream.features import compare_features, majority_baseline
+from elmokit.downstream.features import (
+    compare_features,
+    majority_baseline,
+    token_vectors_progress,
+)
 from elmokit.downstream.pooling import LayerSpec, token_vectors
 
 #: Layer choices compared everywhere: the char-CNN layer, each biLSTM layer, the equal-weight
@@ -91,7 +95,7 @@ def static_token_vectors(table: dict[str, np.ndarray], sentences: Sequence[Seque
 
 
 def pos_probe(elmo: Any, train_sents: list, test_sents: list, static: dict[str, Any],
-              log: Log = None) -> list[dict[str, Any]]:
+              log: Log = None, progress: bool | None = None) -> list[dict[str, Any]]:
     """Brown POS probe rows: features | accuracy | unseen_accuracy | unseen_tokens | dim."""
     from elmokit.downstream.data import simplify_brown_tag
 
@@ -108,8 +112,10 @@ def pos_probe(elmo: Any, train_sents: list, test_sents: list, static: dict[str, 
     seen = {w.lower() for s in tr_words for w in s}
     unseen = np.array([w.lower() not in seen for s in te_words for w in s])
     # run the biLM once per sentence set; every layer choice is a view of all layers
-    all_layers = {id(tr_words): token_vectors(elmo, tr_words, "concat"),
-                  id(te_words): token_vectors(elmo, te_words, "concat")}
+    all_layers = {
+        id(tr_words): token_vectors_progress(elmo, tr_words, "concat", progress, "POS train"),
+        id(te_words): token_vectors_progress(elmo, te_words, "concat", progress, "POS test"),
+    }
 
     def elmo_layer(sents: list, layer: LayerSpec) -> list[np.ndarray]:
         from elmokit.downstream.pooling import combine_layers
@@ -202,9 +208,12 @@ def evaluate(
     max_tokens: int = 64,
     tasks: Sequence[str] = ("pos", "classify", "senses"),
     log: Log = None,
+    progress: bool | None = None,
 ) -> dict[str, Any]:
     """Run the tasks -> ``{"model": name, "pos": rows, "finefoods": rows, "spam": rows,
-    "senses": rows}`` (rows: dicts, see :func:`format_report`)."""
+    "senses": rows}`` (rows: dicts, see :func:`format_report`). ``progress``: bars while the
+    biLM runs (None: on a terminal). The review and spam texts are raw text: ELMo reads them
+    split by ``elmokit.tokenize`` (``tokenize="elmokit"``); Brown is already tokenized."""
     from pathlib import Path
 
     from elmokit.downstream.data import read_brown, read_labeled_csv
@@ -232,7 +241,7 @@ def evaluate(
         report["pos_sizes"] = {"train_sentences": len(train), "test_sentences": len(test),
                                "train_tokens": sum(map(len, train)),
                                "test_tokens": sum(map(len, test))}
-        report["pos"] = pos_probe(elmo, train, test, static, log)
+        report["pos"] = pos_probe(elmo, train, test, static, log, progress)
     if "classify" in tasks:
         specs = [f"elmo:{layer}" for _, layer in LAYERS]
         specs += ["glove"] if any(k.startswith("glove") for k in static) else []
@@ -246,7 +255,8 @@ def evaluate(
             tr = read_labeled_csv(tr_path).subset(cls_train)
             te = read_labeled_csv(te_path).subset(cls_test)
             rows = [majority_baseline(tr, te)] + compare_features(
-                tr, te, specs, log=log, model=elmo, glove=glove, max_tokens=max_tokens)
+                tr, te, specs, log=log, model=elmo, glove=glove, max_tokens=max_tokens,
+                tokenize="elmokit", progress=progress)
             report[name] = [r.as_dict() for r in rows]
             report[f"{name}_sizes"] = {"train": len(tr), "test": len(te)}
     if "senses" in tasks:

@@ -2,7 +2,8 @@
 
 A feature spec is a string: ``elmo`` (layer average), ``elmo:0`` / ``elmo:1`` / ``elmo:2``
 (one layer), ``elmo:top``, ``elmo:concat``, ``elmo:0.2,0.3,0.5`` (fixed scalar mix),
-``glove`` (mean GloVe vectors), ``tfidf`` (word 1-2-gram TF-IDF). ``make_features(spec)``
+``glove`` (mean GloVe vectors), ``word2vec`` (mean word2vec vectors: a given file, else
+trained with gensim on the training texts), ``tfidf`` (word 1-2-gram TF-IDF). ``make_features(spec)``
 gives a scikit-learn transformer; ``make_classifier(name)`` a logistic regression (or small
 MLP) that standardises dense features first.
 """
@@ -16,8 +17,9 @@ from typing import Any
 import numpy as np
 
 from elmokit.errors import InputError
+from elmokit.tokenize import DEFAULT_TOKENIZE, check_tokenize, pretokenize
 
-FEATURE_HELP = "elmo, elmo:LAYER (0|1|2|top|concat|w0,w1,w2), glove, tfidf"
+FEATURE_HELP = "elmo, elmo:LAYER (0|1|2|top|concat|w0,w1,w2), glove, word2vec, tfidf"
 
 
 def parse_layer(text: str) -> Any:
@@ -31,8 +33,10 @@ def parse_layer(text: str) -> Any:
 
 
 def make_features(spec: str, model: Any = None, glove: Any = None,
-                  max_tokens: int | None = 128, batch_size: int = 32) -> Any:
-    """Feature spec (see module doc) -> an unfitted scikit-learn transformer."""
+                  max_tokens: int | None = 128, batch_size: int = 32,
+                  word2vec: Any = None) -> Any:
+    """Feature spec (see module doc) -> an unfitted scikit-learn transformer. ``word2vec``: a
+    word2vec file for the ``word2vec`` feature set (None: trained on the texts it is fit on)."""
     name, _, arg = spec.partition(":")
     if name == "elmo":
         from elmokit.downstream.sklearn import ElmoVectorizer
@@ -43,6 +47,8 @@ def make_features(spec: str, model: Any = None, glove: Any = None,
         from elmokit.downstream.sklearn import GloveVectorizer
 
         return GloveVectorizer(glove)
+    if name == "word2vec":
+        return Word2VecVectorizer(word2vec)
     if name == "tfidf":
         from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -99,21 +105,48 @@ def fit_score(X_train: Any, y_train: Any, X_test: Any, y_test: Any, classifier: 
 
 
 def compare_features(train: Any, test: Any, specs: list[str], classifier: str = "logreg",
-                     log: Any = None, **feature_kwargs: Any) -> list[Score]:
+                     log: Any = None, progress: bool | None = None,
+                     tokenize: str = DEFAULT_TOKENIZE, **feature_kwargs: Any) -> list[Score]:
     """For each feature spec: featurize ``train`` / ``test`` (:class:`~.data.Labeled`), train
     ``classifier`` and score it. Returns one :class:`Score` per spec (time includes
-    featurizing)."""
+    featurizing).
+
+    ELMo features see the texts split by ``tokenize`` (:mod:`elmokit.tokenize`; the other
+    feature sets have their own word splits). When ``model`` is an ``Elmo``, the biLM runs
+    once over all texts first, with a progress bar (``progress``: None = on a terminal), and
+    every ``elmo`` feature set then reads its sentence cache."""
+    elmo_specs = [s for s in specs if s.partition(":")[0] == "elmo"]
+    elmo_texts = {"train": train.texts, "test": test.texts}
+    if elmo_specs:
+        check_tokenize(tokenize)
+        if tokenize != "whitespace":  # the vectorizer splits on whitespace
+            elmo_texts = {k: [pretokenize(t, tokenize) for t in v] for k, v in elmo_texts.items()}
+        _fill_sentence_cache(feature_kwargs.get("model"), elmo_texts["train"] +
+                             elmo_texts["test"], feature_kwargs.get("max_tokens", 128), progress)
     rows = []
     for spec in specs:
         start = time.perf_counter()
         vec = make_features(spec, **feature_kwargs)
-        X_train = vec.fit_transform(train.texts)
-        X_test = vec.transform(test.texts)
+        texts = elmo_texts if spec in elmo_specs else {"train": train.texts, "test": test.texts}
+        X_train = vec.fit_transform(texts["train"])
+        X_test = vec.transform(texts["test"])
         acc, f1 = fit_score(X_train, train.labels, X_test, test.labels, classifier)
         rows.append(Score(spec, acc, f1, X_train.shape[1], time.perf_counter() - start))
         if log:
             log(f"{spec}: accuracy {acc:.4f}, macro-F1 {f1:.4f}")
     return rows
+
+
+def _fill_sentence_cache(model: Any, texts: list[str], max_tokens: int | None,
+                         progress: bool | None) -> None:
+    """Run the biLM over ``texts`` into ``model``'s sentence cache (what every ``elmo``
+    feature set's :class:`~.sklearn.ElmoVectorizer` reads), with a progress bar."""
+    from elmokit.embedder import SENTENCE_CACHE_SIZE, Elmo
+    from elmokit.progress import want_progress
+
+    if isinstance(model, Elmo) and len(texts) <= SENTENCE_CACHE_SIZE // 2 and not model.stateful:
+        model.sentence_vectors(texts, max_tokens=max_tokens, cache=True,
+                               progress=want_progress(progress))
 
 
 def majority_baseline(train: Any, test: Any) -> Score:
@@ -145,3 +178,118 @@ def format_table(rows: list[dict[str, Any]], columns: list[str] | None = None) -
 
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
     return "\n".join([line(columns), sep, *(line(b) for b in body)])
+
+
+class Word2VecVectorizer:
+    """Texts -> mean of the word2vec vectors of their known words, float32 (N, d) (zeros for a
+    text with none); words are :func:`~elmokit.downstream.sklearn.glove_tokens` (lowercased).
+
+    ``path``: a word2vec file, text (``word v1 v2 ...`` per line, with or without the
+    ``N d`` header line; GloVe's format too) or binary (``.bin``, needs gensim); None trains
+    word2vec (gensim skip-gram, ``dim`` dimensions, ``epochs`` passes, one thread, ``seed``)
+    on the texts given to :meth:`fit` — the static baseline that sees exactly the classifier's
+    training data.
+    """
+
+    def __init__(self, path: Any = None, dim: int = 100, epochs: int = 20, min_count: int = 2,
+                 seed: int = 0) -> None:
+        self.path = path
+        self.dim = dim
+        self.epochs = epochs
+        self.min_count = min_count
+        self.seed = seed
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {"path": self.path, "dim": self.dim, "epochs": self.epochs,
+                "min_count": self.min_count, "seed": self.seed}
+
+    def set_params(self, **params: Any) -> Word2VecVectorizer:
+        for key, value in params.items():
+            setattr(self, key, value)
+        return self
+
+    def fit(self, X: Any, y: Any = None) -> Word2VecVectorizer:
+        from elmokit.downstream.sklearn import glove_tokens
+
+        if self.path is not None:
+            self.vectors_ = load_word2vec(self.path)
+        else:
+            try:
+                from gensim.models import Word2Vec
+            except ModuleNotFoundError:
+                raise InputError("feature set 'word2vec' without a word2vec file trains one "
+                                 "with gensim, which is not installed: pip install "
+                                 "'elmokit[downstream]' (or pass --word2vec FILE)") from None
+            sentences = [glove_tokens(t) for t in X]
+            model = Word2Vec(sentences=sentences, vector_size=self.dim, window=5, sg=1,
+                             min_count=self.min_count, workers=1, seed=self.seed,
+                             epochs=self.epochs)
+            self.vectors_ = {w: model.wv[w] for w in model.wv.index_to_key}
+        if not self.vectors_:
+            raise InputError("word2vec: no word vectors (an empty file, or texts too short)")
+        self.n_features_out_ = len(next(iter(self.vectors_.values())))
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        from elmokit.downstream.sklearn import glove_tokens
+
+        out = np.zeros((len(X), self.n_features_out_), dtype=np.float32)
+        for i, text in enumerate(X):
+            vecs = [self.vectors_[t] for t in glove_tokens(text) if t in self.vectors_]
+            if vecs:
+                out[i] = np.mean(vecs, axis=0)
+        return out
+
+    def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
+        return self.fit(X, y).transform(X)
+
+
+def load_word2vec(path: Any, max_words: int | None = None) -> dict[str, np.ndarray]:
+    """A word2vec file -> {word: float32 (d,)}: text (``word v1 v2 ...``, optional ``N d``
+    header) or binary (``.bin``, via gensim). Errors name the file and line."""
+    import os
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: no such word2vec file")
+    if path.endswith(".bin"):
+        from gensim.models import KeyedVectors
+
+        kv = KeyedVectors.load_word2vec_format(path, binary=True, limit=max_words)
+        return {w: np.asarray(kv[w], dtype=np.float32) for w in kv.index_to_key}
+    out: dict[str, np.ndarray] = {}
+    dim = None
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for n, line in enumerate(f, 1):
+            parts = line.rstrip().split(" ")
+            if n == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
+                continue  # the "N d" header
+            try:
+                vec = np.asarray(parts[1:], dtype=np.float32)
+            except ValueError:
+                raise InputError(f"{path} line {n}: not 'word v1 v2 ...'") from None
+            if dim is None:
+                dim = len(vec)
+            if len(vec) != dim or not dim:
+                raise InputError(f"{path} line {n}: {len(vec)} numbers, expected {dim}")
+            out[parts[0]] = vec
+            if max_words is not None and len(out) >= max_words:
+                break
+    return out
+
+
+def token_vectors_progress(elmo: Any, sentences: list, layer: Any = "average",
+                           progress: bool | None = None, desc: str = "embedding",
+                           step: int = 256) -> list[np.ndarray]:
+    """:func:`elmokit.downstream.pooling.token_vectors` with a progress bar over the
+    sentences (``progress``: None = on a terminal), ``step`` sentences at a time."""
+    from elmokit.downstream.pooling import token_vectors
+    from elmokit.progress import progress_bar
+
+    out: list[np.ndarray] = []
+    with progress_bar(total=len(sentences), progress=progress, desc=desc,
+                      unit="sentence") as bar:
+        for start in range(0, len(sentences), step):
+            out += token_vectors(elmo, sentences[start : start + step], layer)
+            bar.update(len(sentences[start : start + step]))
+    return out

@@ -13,6 +13,7 @@ with numpy when hnswlib is missing or the index is small).
 from __future__ import annotations
 
 import os
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -235,6 +236,23 @@ class WordIndex:
                 if self.vocab[i] != word][:k]
 
 
+def _model_texts(elmo: Any) -> tuple[list[str], list[list[str]]]:
+    """The model's own alphabetic vocabulary (``vocab.txt``, most frequent first) and its
+    burn-in sentences (``burn_in.txt``), when its directory has them; else empty lists."""
+    from elmokit import hub
+    from elmokit.errors import ElmoError
+
+    try:
+        directory = Path(hub.resolve(elmo.name or "")[0]).parent
+    except (ElmoError, OSError):
+        return [], []
+    vocab_file, burn_in = directory / "vocab.txt", directory / "burn_in.txt"
+    vocab = ([w for w in vocab_file.read_text(encoding="utf-8").split() if w.isalpha()]
+             if vocab_file.is_file() else [])
+    lines = burn_in.read_text(encoding="utf-8").splitlines() if burn_in.is_file() else []
+    return vocab, [line.split() for line in lines if line.strip()]
+
+
 @dataclass
 class NeighborsReport:
     """What :func:`find_neighbors` found; ``str(report)`` is the ``elmokit neighbors`` text.
@@ -292,10 +310,18 @@ def find_neighbors(
 
     elmo = load_model(model)
     builtin = [s.split() for _, _, s in sense_sentences()]
+    own_vocab, burn_in = _model_texts(elmo)
     if corpus:
         indexed = read_sentences(corpus, max_sentences, {word})
     else:
+        builtin += burn_in
         indexed = [s for s in builtin if word.lower() in (t.lower() for t in s)]
+        spelling = (f"the model's own {min(vocab_size, len(own_vocab))}-word vocabulary"
+                    if own_vocab else "the words of those sentences")
+        warnings.warn(f"no --corpus: searching {len(indexed)} built-in sentence(s) with "
+                      f"{word!r} (sense examples and the model's burn-in text) and, for spelling "
+                      f"neighbours, {spelling}; pass --corpus FILE (one sentence per line) to "
+                      "search your own text", stacklevel=2)
     if not sentences:
         sentences = [senses[0] for senses in SENSES[word].values()] if word in SENSES else [word]
     spec = parse_layer(layer) if isinstance(layer, str) else layer
@@ -305,7 +331,11 @@ def find_neighbors(
                              "corpus" if corpus else "built-in sense sentences", len(index),
                              queries)
     if vocab_size > 0:
-        source = read_sentences(corpus, 50000) if corpus else builtin
-        words = WordIndex(elmo, vocabulary(source, vocab_size, min_count=2 if corpus else 1))
+        if corpus or not own_vocab:
+            source = read_sentences(corpus, 50000) if corpus else builtin
+            vocab = vocabulary(source, vocab_size, min_count=2 if corpus else 1)
+        else:
+            vocab = own_vocab[:vocab_size]
+        words = WordIndex(elmo, vocab)
         report.vocab_size, report.spelling = len(words.vocab), words.query(word, k)
     return report

