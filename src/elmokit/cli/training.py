@@ -103,7 +103,8 @@ def train(corpus, vocab_file, config, out, init_from, max_tokens, epochs, max_st
 @click.option("--unroll", type=int, default=20, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
 @_tokenizer
-def perplexity(model, corpus, batch_size, unroll, device, tokenizer):
+@click.option("--quiet", "-q", is_flag=True, help="no progress bar")
+def perplexity(model, corpus, batch_size, unroll, device, tokenizer, quiet):
     """Forward, backward and mean perplexity (full softmax) of MODEL (a checkpoint, a training
     directory, an exported model directory with vocab.txt + softmax.hdf5, or a bundled model's
     name such as en-small) on CORPUS."""
@@ -115,7 +116,8 @@ def perplexity(model, corpus, batch_size, unroll, device, tokenizer):
         from elmokit.errors import InputError
 
         raise InputError(f"{model}: no vocab.txt; perplexity needs the model's vocabulary")
-    result = run(lm, vocab, list(corpus), batch_size, unroll, tokenizer, device)
+    result = run(lm, vocab, list(corpus), batch_size, unroll, tokenizer, device,
+                 progress=False if quiet else None)
     click.echo(json.dumps({k: round(v, 3) if isinstance(v, float) else v
                            for k, v in result.items()}))  # fmt: skip
 

@@ -26,8 +26,12 @@ def perplexity(
     unroll: int = 20,
     tokenizer: str = "whitespace",
     device: str = "cpu",
+    progress: bool | None = None,
 ) -> dict:
-    """-> ``{"forward": ppl, "backward": ppl, "mean": ppl, "tokens": n}`` over ``corpus``."""
+    """-> ``{"forward": ppl, "backward": ppl, "mean": ppl, "tokens": n}`` over ``corpus``.
+    ``progress``: a bar of tokens predicted (None: when stderr is a terminal)."""
+    from elmokit.progress import progress_bar
+
     files = expand_corpus(corpus)
     stream = BatchStream(files, vocab, batch_size, unroll, shuffle=False, epochs=1,
                          pad_last=True, tokenizer=tokenizer)  # fmt: skip
@@ -35,6 +39,7 @@ def perplexity(
     lm.eval().to(device)
     state = lm.zero_state(batch_size, device)
     nll, count = torch.zeros(2, dtype=torch.float64), torch.zeros(2, dtype=torch.float64)
+    bar = progress_bar(progress=progress, desc="perplexity", unit="tok", unit_scale=True)
     try:
         for batch in stream:
             batch = batch.to(device)
@@ -42,7 +47,9 @@ def perplexity(
             _, batch_nll, batch_count = lm.loss(hidden, batch.targets, batch.weights, full=True)
             nll += batch_nll.double().cpu()
             count += batch_count.double().cpu()
+            bar.update(int(batch_count[0]))
     finally:
+        bar.close()
         lm.train(was_training)
     if count[0] == 0:
         from elmokit.errors import InputError
