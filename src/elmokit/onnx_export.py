@@ -174,3 +174,17 @@ class OnnxElmo:
         layers = self.run(ids, lengths)
         return [np.ascontiguousarray(layers[:, row, 1 : len(s) + 1])
                 for row, s in enumerate(batch)]  # fmt: skip
+
+
+CHECK_SENTENCES = [["The", "cell", "divides", "."], ["A", "mouse"],
+                   ["Click", "the", "mouse", "to", "open", "the", "bank", "statement", "."]]
+
+
+def check_export(elmo: Any, path: str | os.PathLike,
+                 sentences: Sequence[Sequence[str]] = CHECK_SENTENCES) -> float:
+    """The max abs difference between ``path`` run by onnxruntime and ``elmo`` on
+    ``sentences`` (one padded batch)."""
+    runner = OnnxElmo(path)
+    ours = elmo.embed_batch([list(s) for s in sentences])
+    return max(float(np.abs(a - b).max()) for a, b in zip(
+        runner.embed_batch(sentences), ours, strict=True) if a.size)

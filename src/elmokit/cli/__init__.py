@@ -30,6 +30,9 @@ LAZY_COMMANDS: dict[str, tuple[str, str | None]] = {
     "plot": ("elmokit.cli.downstream:plot", "downstream"),
     "neighbors": ("elmokit.cli.downstream:neighbors", "downstream"),
     "serve": ("elmokit.cli.serve:serve", "serve"),
+    "convert": ("elmokit.cli.convert:convert", None),
+    "vectors": ("elmokit.cli.vectors:vectors", None),
+    "export-onnx": ("elmokit.cli.onnx:export_onnx", "onnx"),
 }
 
 

@@ -79,7 +79,7 @@ def classify(train, test, text_col, label_col, features, classifier, model, glov
 
 @click.command()
 @click.argument("word")
-@click.option("--sentence", "-s", "sentences", multiple=True,
+@click.option("--sentence", "--context", "-s", "sentences", multiple=True,
               help="A sentence containing WORD (repeatable). Default: the built-in example "
               "sentences for cell / mouse / bank / bucket, or WORD alone.")
 @click.option("--corpus", "-c", "corpus", multiple=True, type=click.Path(dir_okay=False),
@@ -93,7 +93,14 @@ def classify(train, test, text_col, label_col, features, classifier, model, glov
 @click.option("--vocab-size", type=int, default=5000, show_default=True,
               help="Words for the character-layer (spelling) neighbours; 0 to skip.")
 @click.option("--model", default=None, help="ELMo model name or directory (default: bundled).")
-def neighbors(word, sentences, corpus, k, layer, max_sentences, vocab_size, model):
+@click.option("--words", "words", is_flag=True,
+              help="Also rank vocabulary words by their corpus-pooled vectors (same --layer) "
+              "against each occurrence: 'cell' in 'a blood cell divides' -> biology, ...")
+@click.option("--word-vectors", type=click.Path(dir_okay=False), default=None,
+              help="With --words: pooled vectors written by 'elmokit vectors --corpus' (same "
+              "--layer) instead of pooling the corpus here.")
+def neighbors(word, sentences, corpus, k, layer, max_sentences, vocab_size, model, words,
+              word_vectors):
     """Nearest occurrences of WORD in other sentences (word senses), and the nearest
     vocabulary words by ELMo's character layer (works for misspelled / unknown words)."""
     import warnings
@@ -103,7 +110,8 @@ def neighbors(word, sentences, corpus, k, layer, max_sentences, vocab_size, mode
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         report = find_neighbors(word, sentences, corpus, k, layer, max_sentences, vocab_size,
-                                model)
+                                model, words=words or word_vectors is not None,
+                                word_vectors=word_vectors)
     for warning in caught:  # e.g. no --corpus: what was searched instead (one line each)
         _echo_err(f"warning: {warning.message}")
     click.echo(str(report))

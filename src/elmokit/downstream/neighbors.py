@@ -269,15 +269,22 @@ class NeighborsReport:
     queries: list[tuple[str, list[Neighbor]]]
     vocab_size: int = 0
     spelling: list[tuple[str, float]] | None = None
+    # --words: per query sentence, the vocabulary words whose pooled vectors (same layer) are
+    # nearest to that occurrence's vector; ``pooled`` says over what they were pooled
+    words: list[list[tuple[str, float]]] | None = None
+    pooled: str = ""
 
     def __str__(self) -> str:
         lines = [f"# {self.indexed} occurrences of {self.word!r} indexed ({self.source}; "
                  f"model {self.model}, layer {self.layer})"]
-        for sentence, hits in self.queries:
+        for q, (sentence, hits) in enumerate(self.queries):
             lines += ["", sentence]
             if not self.indexed:
                 lines.append("  (no occurrences to compare with)")
             lines += [f"  {hit.score:.3f}  {hit.highlighted()}" for hit in hits]
+            if self.words is not None:
+                found = ", ".join(f"{w} ({s:.3f})" for w, s in self.words[q]) or "(none)"
+                lines.append(f"  nearest words ({self.pooled}): {found}")
         if self.spelling is not None:
             found = ", ".join(f"{w} ({s:.3f})" for w, s in self.spelling)
             lines += ["", f"character-layer neighbours of {self.word!r} among "
@@ -294,9 +301,17 @@ def find_neighbors(
     max_sentences: int = 2000,
     vocab_size: int = 5000,
     model: Any = None,
+    words: bool = False,
+    word_vectors: Any = None,
 ) -> NeighborsReport:
     """Nearest occurrences of ``word`` in other sentences (its senses), and its nearest
     vocabulary words by the character layer (``vocab_size=0`` skips those).
+
+    ``words``: also rank vocabulary words by the cosine of their corpus-pooled vectors
+    (:func:`elmokit.vectors.pooled_vectors`, same ``layer``) to each query occurrence's vector
+    ("cell" in "a blood cell divides" -> biology, nucleus, ...). They are ``word_vectors`` (a
+    :class:`~elmokit.vectors.WordVectors` or a file ``elmokit vectors`` wrote) or else pooled
+    here over the searched sentences (up to 50,000 corpus lines).
 
     ``sentences``: query sentences containing ``word`` (default: one built-in example per sense
     of cell / mouse / bank / bucket, else ``word`` alone). ``corpus``: text files, one
@@ -336,6 +351,35 @@ def find_neighbors(
             vocab = vocabulary(source, vocab_size, min_count=2 if corpus else 1)
         else:
             vocab = own_vocab[:vocab_size]
-        words = WordIndex(elmo, vocab)
-        report.vocab_size, report.spelling = len(words.vocab), words.query(word, k)
+        words_index = WordIndex(elmo, vocab)
+        report.vocab_size, report.spelling = len(words_index.vocab), words_index.query(word, k)
+    if words:
+        pool = read_sentences(corpus, 50000) if corpus else builtin
+        vectors, report.pooled = _pooled_words(elmo, spec, word_vectors, pool)
+        report.words = [vectors.most_similar(index.vector(s, word)[2], k,
+                                             exclude={word, word.lower()})
+                        for s, _ in queries]  # fmt: skip
     return report
+
+
+def _pooled_words(elmo: Any, layer: LayerSpec, given: Any, sentences: list[list[str]]):
+    """(WordVectors of alphabetic words, a description) for ``find_neighbors(words=True)``."""
+    from elmokit.vectors import WordVectors, pooled_vectors
+
+    if given is None:
+        vectors = pooled_vectors(elmo, sentences, layer, lowercase=True)
+        what = f"pooled over {vectors.meta['sentences']} sentences"
+    else:
+        vectors = given if isinstance(given, WordVectors) else WordVectors.load(given)
+        made = vectors.meta.get("layer")
+        if made is not None and made != layer:
+            raise InputError(f"the word vectors were pooled at layer {made!r}, the query "
+                             f"uses layer {layer!r}: pass the same --layer")
+        what = f"{len(vectors)} given word vectors"
+        if vectors.dim != elmo.dim * (elmo.num_layers if layer == "concat" else 1):
+            raise InputError(f"the word vectors have {vectors.dim} dims, the query layer "
+                             f"{layer!r} gives {elmo.dim}: use corpus-pooled vectors")
+    keep = [i for i, w in enumerate(vectors.words) if w.isalpha()]
+    vectors = WordVectors([vectors.words[i] for i in keep], vectors.vectors[keep],
+                          meta=vectors.meta)  # fmt: skip
+    return vectors, f"{what}, {len(vectors)} words"
