@@ -44,10 +44,23 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+#: Seconds one registry command may take (``ELMOKIT_FETCH_TIMEOUT``): an unreachable registry
+#: is an error naming the command, not a silent hang.
+FETCH_TIMEOUT = float(os.environ.get("ELMOKIT_FETCH_TIMEOUT", "300"))
+
+
 def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     if shutil.which(cmd[0]) is None and cmd[0] != sys.executable:
         raise FetchError(f"`{cmd[0]}` is not on PATH (needed for: {' '.join(cmd)})")
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    _log(f"  $ {' '.join(cmd)}")  # so a slow registry shows what it is waiting for
+    try:
+        return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False,
+                              timeout=FETCH_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise FetchError(
+            f"`{' '.join(cmd)}` did not finish in {FETCH_TIMEOUT:.0f} s: is the registry "
+            "reachable? (check the network / proxy; ELMOKIT_FETCH_TIMEOUT=SECONDS to wait longer)"
+        ) from None
 
 
 def _fail(cmd: list[str], proc: subprocess.CompletedProcess[str]) -> FetchError:
