@@ -1,0 +1,889 @@
+"""Distributed embedding on Ray (Ray Data): a Dataset of sentences -> vectors, and whole
+corpora -> resumable output shards. Needs the ``ray`` extra (``pip install 'elmokit[ray]'``).
+
+>>> import ray
+>>> from elmokit.ray import embed_dataset
+>>> ds = ray.data.from_items([{"text": "The cell divides ."}, {"text": "A mouse ran ."}])
+>>> rows = embed_dataset(ds, model="en-small", concurrency=2).take_all()
+>>> rows[0]["embedding"].shape                       # output="sentence": (D,) per row
+(256,)
+>>> embed_dataset(ds, output="tokens", layer="top").take(1)[0]["embedding"].shape   # (n, D)
+(4, 256)
+
+:class:`ElmoBatchEmbedder` is the callable class behind it (one model per actor, loaded once
+in ``__init__``; always stateless, so a sentence's vectors never depend on which actor saw it;
+across different batchings they agree to float32 rounding, ~1e-6).
+
+:func:`embed_corpus` (``elmokit embed-corpus``) embeds text / parquet files into one output
+shard per input shard (HDF5 in the ``elmokit embed`` layout for token vectors, parquet for
+sentence vectors), each written atomically by the driver, plus ``manifest.json``. Shards are
+cut into fixed chunks of ``chunk_lines`` sentences, one Ray task each, and a chunk's vectors are
+a pure function of its lines (fixed batching, the word cache cleared per chunk), so a run that
+is killed and resumed writes the same bytes as one that is not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from elmokit.errors import ConfigError, ElmoError, InputError
+from elmokit.layers import (
+    OUTPUT_FORMATS,
+    LayerSpec,
+    check_pooling,
+    combine_layers,
+    layer_weights,
+    pool_tokens,
+    select_output,
+)
+
+if TYPE_CHECKING:
+    import ray.data
+
+#: ``embed_dataset(output=...)``: one (D,) vector per sentence, or its (n, D) token vectors.
+OUTPUTS = ("sentence", "tokens")
+#: ``embed_corpus`` output formats: the ``elmokit embed`` HDF5 ones, or "sentence" (parquet).
+CORPUS_FORMATS = (*OUTPUT_FORMATS, "sentence")
+MANIFEST_NAME = "manifest.json"
+MANIFEST_VERSION = 1
+LOCK_NAME = ".embed-corpus.lock"
+#: Sentences per Ray task in ``embed_corpus`` (fixed: it decides the batching, hence the bits).
+CHUNK_LINES = 256
+#: Lines per output shard in ``embed_corpus``.
+SHARD_LINES = 100_000
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def _assigned_cpus() -> int:
+    """The CPUs Ray gave this actor (1 outside Ray or when fractional)."""
+    import ray
+
+    if not ray.is_initialized():
+        return 1
+    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
+    return max(1, int(cpus))
+
+
+def _assigned_device() -> str:
+    """"cuda" when Ray gave this actor a GPU, else "cpu"."""
+    import ray
+
+    return "cuda" if ray.is_initialized() and ray.get_gpu_ids() else "cpu"
+
+
+class ElmoBatchEmbedder:
+    """A callable class for ``Dataset.map_batches``: a batch of texts -> their vectors.
+
+    >>> ds.map_batches(ElmoBatchEmbedder, fn_constructor_kwargs={"model": "en-small"},
+    ...                batch_size=256, compute=ray.data.ActorPoolStrategy(size=4))
+
+    The model is loaded once per actor (``Elmo.load(model, mode=mode)``, stateless) and torch
+    uses ``torch_threads`` threads (default: the CPUs Ray assigned to the actor). Each call
+    reads ``batch[text_column]`` (raw strings, tokenized by :func:`elmokit.tokenize.tokenize`,
+    or with ``pretokenized=True`` split on whitespace like ``elmokit embed``; or token lists)
+    and adds ``output_column``: ``output="sentence"``: (B, D) float32, ``pool`` over each
+    sentence's tokens of the ``layer`` choice (see :mod:`elmokit.layers`; "concat": L * D);
+    ``output="tokens"``: one (n_i, D) array per row, or (L, n_i, D) with ``layer="all"``.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike | None = "en-small",
+        layer: LayerSpec = "average",
+        pooling: str = "mean",
+        mode: str = "exact",
+        torch_threads: int | None = None,
+        *,
+        output: str = "sentence",
+        text_column: str = "text",
+        output_column: str = "embedding",
+        pretokenized: bool = False,
+        batch_size: int = 64,
+        device: str | None = None,
+    ) -> None:
+        import torch
+
+        from elmokit.embedder import Elmo
+
+        if output not in OUTPUTS:
+            raise InputError(f"output {output!r} is not one of {', '.join(OUTPUTS)}")
+        if layer == "all" and output != "tokens":
+            raise InputError("layer 'all' keeps every layer: it needs output='tokens'")
+        torch.set_num_threads(max(1, int(torch_threads or _assigned_cpus())))
+        self.elmo = Elmo.load(model, mode=mode, device=device or _assigned_device(),
+                              stateful=False)
+        if layer != "all":
+            layer_weights(layer, self.elmo.num_layers)  # a bad choice fails here, once
+        self.layer, self.pooling = layer, check_pooling(pooling)
+        self.output, self.text_column, self.output_column = output, text_column, output_column
+        self.pretokenized, self.batch_size = pretokenized, batch_size
+
+    def embed_layers(self, texts: Sequence[Any]) -> list[np.ndarray]:
+        """Texts (or token lists) -> one float32 (L, n_i, D) per text, in input order.
+
+        A pure function of ``texts``: the word cache is cleared first and the batching is
+        decided by ``texts`` alone (length-bucketed over all of them)."""
+        from elmokit.embedder import as_tokens
+
+        engine = getattr(self.elmo, "engine", None)
+        if engine is not None:
+            engine.cache.clear()  # else a word's char-CNN vector depends on earlier batches
+        tokens = [
+            str(t).split() if self.pretokenized and isinstance(t, (str, np.str_))
+            else as_tokens(t, f"{self.text_column} row {i}")
+            for i, t in enumerate(texts)
+        ]
+        window = max(1, math.ceil(len(tokens) / self.batch_size))
+        return list(self.elmo.embed_sentences(tokens, self.batch_size, bucket_batches=window))
+
+    def vectors(self, layers: np.ndarray) -> np.ndarray:
+        """One sentence's (L, n, D) layers -> this embedder's output for it."""
+        if self.output == "sentence":
+            return pool_tokens(combine_layers(layers, self.layer), self.pooling)  # (D,)
+        if self.layer == "all":
+            return select_output(layers, "all")  # (L, n, D)
+        return combine_layers(layers, self.layer)  # (n, D)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if self.text_column not in batch:
+            raise InputError(
+                f"no column {self.text_column!r} (columns: {', '.join(batch) or 'none'})"
+            )
+        out = [self.vectors(layers) for layers in self.embed_layers(list(batch[self.text_column]))]
+        if self.output == "sentence":
+            column = np.stack(out) if out else np.zeros((0, self.elmo.dim), np.float32)
+        else:
+            column = np.empty(len(out), dtype=object)  # ragged: (n_i, D) per row
+            column[:] = out
+        return {**batch, self.output_column: column}
+
+
+def embed_dataset(
+    ds: ray.data.Dataset,
+    model: str | os.PathLike | None = "en-small",
+    text_column: str = "text",
+    output_column: str = "embedding",
+    output: str = "sentence",
+    layer: LayerSpec = "average",
+    batch_size: int = 256,
+    concurrency: int | tuple[int, int] | None = None,
+    num_cpus: float = 1,
+    num_gpus: float = 0,
+    *,
+    pooling: str = "mean",
+    mode: str = "exact",
+    torch_threads: int | None = None,
+    pretokenized: bool = False,
+) -> ray.data.Dataset:
+    """A Ray Dataset with a ``text_column`` -> the same rows plus ``output_column`` (lazy).
+
+    ``output="sentence"``: a (D,) vector per row (``layer`` then ``pooling`` mean over the
+    tokens); ``"tokens"``: (n, D) per row ((L, n, D) with ``layer="all"``). ``concurrency``
+    actors (an int, or (min, max) to autoscale; default: as many as the CPUs allow), each with
+    ``num_cpus`` CPUs (torch threads, unless ``torch_threads``) and ``num_gpus`` GPUs, embed
+    ``batch_size`` rows per call.
+    """
+    import ray.data
+
+    if output not in OUTPUTS:
+        raise InputError(f"output {output!r} is not one of {', '.join(OUTPUTS)}")
+    if isinstance(concurrency, int):
+        compute = ray.data.ActorPoolStrategy(size=concurrency)
+    elif concurrency is not None:
+        compute = ray.data.ActorPoolStrategy(min_size=concurrency[0], max_size=concurrency[1])
+    else:
+        compute = ray.data.ActorPoolStrategy(min_size=1)
+    return ds.map_batches(
+        ElmoBatchEmbedder,
+        fn_constructor_kwargs={
+            "model": None if model is None else str(model), "layer": layer,
+            "pooling": pooling, "mode": mode, "torch_threads": torch_threads,
+            "output": output, "text_column": text_column, "output_column": output_column,
+            "pretokenized": pretokenized,
+        },
+        batch_size=batch_size,
+        batch_format="numpy",
+        compute=compute,
+        num_cpus=num_cpus,
+        num_gpus=num_gpus,
+    )
+
+
+# ---------------------------------------------------------------------------- corpus: plan
+
+
+@dataclass
+class Shard:
+    """One input shard (``lines`` lines of ``input`` from ``first_line``) -> ``output``.
+
+    ``chunks``: (start, stop, lines) per Ray task: byte offsets of a text file, row indices of
+    a parquet file."""
+
+    input: str
+    output: str
+    first_line: int
+    lines: int = 0
+    tokens: int = 0
+    sha256: str = ""
+    chunks: list[list[int]] = field(default_factory=list)
+
+    def record(self) -> dict[str, Any]:
+        return {"input": self.input, "first_line": self.first_line, "lines": self.lines,
+                "tokens": self.tokens, "input_sha256": self.sha256}
+
+
+def _decode(raw: bytes, path: Path, number: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path} line {number}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column "
+            f"{exc.start + 1})"
+        ) from None
+
+
+def _empty_line(path: Path, number: int, what: str = "line") -> InputError:
+    return InputError(f"{path} {what} {number} is empty (remove it, or pass --skip-empty to "
+                      "write an empty entry)")
+
+
+class _ShardCutter:
+    """Cuts a stream of lines into shards and chunks, hashing each shard's bytes."""
+
+    def __init__(self, path: Path, stem: str, suffix: str, shard_lines: int, chunk_lines: int):
+        self.path, self.stem, self.suffix = path, stem, suffix
+        self.shard_lines, self.chunk_lines = shard_lines, chunk_lines
+        self.shards: list[Shard] = []
+        self._hash = hashlib.sha256()
+
+    def add(self, number: int, start: int, stop: int, data: bytes, tokens: int) -> None:
+        """Line ``number`` (0-based) spanning [start, stop) (bytes or rows), its bytes."""
+        if number % self.shard_lines == 0:
+            self._close()
+            self.shards.append(Shard(str(self.path), f"{self.stem}-{len(self.shards):05d}"
+                                     f"{self.suffix}", first_line=number))
+        shard = self.shards[-1]
+        if shard.lines % self.chunk_lines == 0:
+            shard.chunks.append([start, start, 0])
+        chunk = shard.chunks[-1]
+        chunk[1], chunk[2] = stop, chunk[2] + 1
+        shard.lines += 1
+        shard.tokens += tokens
+        self._hash.update(data)
+
+    def _close(self) -> None:
+        if self.shards:
+            self.shards[-1].sha256 = self._hash.hexdigest()
+            self._hash = hashlib.sha256()
+
+    def finish(self) -> list[Shard]:
+        self._close()
+        return self.shards
+
+
+def _scan_text(path: Path, cutter: _ShardCutter, skip_empty: bool) -> None:
+    offset = 0
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read input file ({exc.strerror})") from None
+    with handle:
+        for number, raw in enumerate(handle):
+            words = _decode(raw, path, number + 1).split()
+            if not words and not skip_empty:
+                raise _empty_line(path, number + 1)
+            cutter.add(number, offset, offset + len(raw), raw, len(words))
+            offset += len(raw)
+
+
+def _parquet_file(path: Path, text_column: str):
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises ArrowInvalid / OSError subclasses
+        raise InputError(f"{path}: not a readable parquet file ({exc})") from None
+    names = parquet.schema_arrow.names
+    if text_column not in names:
+        raise InputError(f"{path}: no column {text_column!r} (columns: {', '.join(names)}); "
+                         "pass --text-column")
+    return parquet
+
+
+def _scan_parquet(path: Path, cutter: _ShardCutter, skip_empty: bool, text_column: str) -> None:
+    parquet = _parquet_file(path, text_column)
+    number = 0
+    for batch in parquet.iter_batches(columns=[text_column], batch_size=65_536):
+        for value in batch.column(0).to_pylist():
+            if not isinstance(value, str):
+                kind = "null" if value is None else type(value).__name__
+                raise InputError(f"{path} row {number}: column {text_column!r} is {kind}, "
+                                 "expected text")
+            words = value.split()
+            if not words and not skip_empty:
+                raise _empty_line(path, number, "row")
+            data = value.encode("utf-8")
+            cutter.add(number, number, number + 1, len(data).to_bytes(8, "little") + data,
+                       len(words))
+            number += 1
+
+
+def plan_shards(
+    inputs: Sequence[str | os.PathLike],
+    output_suffix: str,
+    shard_lines: int = SHARD_LINES,
+    chunk_lines: int = CHUNK_LINES,
+    skip_empty: bool = False,
+    text_column: str = "text",
+) -> list[Shard]:
+    """Read and check every input once: -> its shards (``<stem>-00000<suffix>``, ...)."""
+    shards: list[Shard] = []
+    stems: dict[str, Path] = {}
+    for given in inputs:
+        path = Path(given).resolve()
+        if not path.is_file():
+            raise InputError(f"{given}: input file not found")
+        stem = path.stem
+        if stem in stems:
+            raise InputError(f"{given} and {stems[stem]} would both write shards named "
+                             f"{stem}-*{output_suffix}: rename one")
+        stems[stem] = Path(given)
+        cutter = _ShardCutter(path, stem, output_suffix, shard_lines, chunk_lines)
+        if path.suffix.lower() in PARQUET_SUFFIXES:
+            _scan_parquet(path, cutter, skip_empty, text_column)
+        else:
+            _scan_text(path, cutter, skip_empty)
+        shards.extend(cutter.finish())
+    return shards
+
+
+def read_chunk(path: str, start: int, stop: int, text_column: str = "text") -> list[str]:
+    """The sentences of one chunk: bytes [start, stop) of a text file, rows of a parquet one."""
+    if Path(path).suffix.lower() in PARQUET_SUFFIXES:
+        parquet = _parquet_file(Path(path), text_column)
+        texts: list[str] = []
+        first = 0  # first row of the current row group
+        for group in range(parquet.metadata.num_row_groups):
+            rows = parquet.metadata.row_group(group).num_rows
+            if first < stop and first + rows > start:
+                values = parquet.read_row_group(group, columns=[text_column]).column(0)
+                lo, hi = max(start, first) - first, min(stop, first + rows) - first
+                texts.extend(values.slice(lo, hi - lo).to_pylist())
+            first += rows
+        return [text.strip() for text in texts]
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        data = handle.read(stop - start)
+    return [raw.decode("utf-8").strip() for raw in data.split(b"\n")[: data.count(b"\n") +
+                                                                      (not data.endswith(b"\n"))]]
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_identity(model: str | os.PathLike | None) -> dict[str, str]:
+    """{"model": name, "weights_sha256": ..., "model_sha256": ...} (all files that decide the
+    vectors: options.json, weights.hdf5, and burn_in.txt / elmokit.json when present)."""
+    from elmokit import hub
+
+    name = str(model) if model is not None else hub.default_model()
+    options_file, weight_file = hub.resolve(name)
+    digest = hashlib.sha256()
+    for path in (options_file, weight_file, Path(options_file).parent / "burn_in.txt",
+                 Path(options_file).parent / "elmokit.json"):
+        if Path(path).is_file():
+            digest.update(Path(path).name.encode() + b"\0" + file_sha256(path).encode())
+    return {"model": name, "weights_sha256": file_sha256(weight_file),
+            "model_sha256": digest.hexdigest()}
+
+
+# ---------------------------------------------------------------------------- corpus: workers
+
+
+class ShardChunkEmbedder:
+    """``map_batches`` class of :func:`embed_corpus`: chunk descriptors -> packed vectors.
+
+    Each row names a chunk (input path, start, stop); the actor reads its lines, embeds them
+    with an :class:`ElmoBatchEmbedder` (one call per chunk: the vectors are a pure function of
+    the chunk) and returns them packed as bytes, with the texts, the worker's pid and shape.
+    """
+
+    def __init__(self, model: str, output_format: str, mode: str, torch_threads: int,
+                 text_column: str, batch_size: int, model_sha256: str) -> None:
+        if model_identity(model)["model_sha256"] != model_sha256:
+            raise ConfigError(f"model {model!r} on this node differs from the driver's "
+                              "(different weights): install the same model on every node")
+        sentence = output_format == "sentence"
+        self.embedder = ElmoBatchEmbedder(
+            model, layer="average" if sentence else output_format, pooling="mean", mode=mode,
+            torch_threads=torch_threads, output="sentence" if sentence else "tokens",
+            pretokenized=True, batch_size=batch_size)
+        self.text_column = text_column
+        self.pid = os.getpid()
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
+        out: dict[str, list] = {key: [] for key in
+                                ("shard", "chunk", "texts", "lengths", "shape", "vectors", "pid")}
+        for row in range(len(batch["path"])):
+            texts = read_chunk(str(batch["path"][row]), int(batch["start"][row]),
+                               int(batch["stop"][row]), self.text_column)
+            vectors = [self.embedder.vectors(layers)
+                       for layers in self.embedder.embed_layers(texts)]
+            if self.embedder.output == "sentence":
+                packed = np.stack(vectors)  # (n, D)
+            else:  # (n_i, D) or (L, n_i, D) -> all tokens of the chunk along the token axis
+                packed = np.concatenate(vectors, axis=-2)
+            out["shard"].append(int(batch["shard"][row]))
+            out["chunk"].append(int(batch["chunk"][row]))
+            out["texts"].append(json.dumps(texts))
+            out["lengths"].append(np.array([len(t.split()) for t in texts], np.int64).tobytes())
+            out["shape"].append(json.dumps(packed.shape))
+            out["vectors"].append(np.ascontiguousarray(packed, np.float32).tobytes())
+            out["pid"].append(self.pid)
+        return {key: np.array(values, dtype=object) for key, values in out.items()}
+
+
+def _unpack(row: dict[str, Any], sentence: bool) -> tuple[list[str], np.ndarray,
+                                                         list[np.ndarray]]:
+    """A ``ShardChunkEmbedder`` output row -> (texts, tokens per text, one array per text)."""
+    texts = json.loads(row["texts"])
+    lengths = np.frombuffer(row["lengths"], np.int64)
+    packed = np.frombuffer(row["vectors"], np.float32).reshape(json.loads(row["shape"]))
+    if sentence:  # (n, D)
+        return texts, lengths, list(packed)
+    return texts, lengths, np.split(packed, np.cumsum(lengths)[:-1], axis=-2)
+
+
+# ---------------------------------------------------------------------------- corpus: writers
+
+
+class _ShardWriter:
+    """Writes one output shard atomically: open on the first chunk, commit on ``finish``."""
+
+    def __init__(self, path: Path, dim: int, first_line: int) -> None:
+        from elmokit.fileio import atomic_write
+
+        self.path, self.dim, self.first_line = path, dim, first_line
+        self._stack = contextlib.ExitStack()
+        self._tmp = self._stack.enter_context(atomic_write(path))
+        self.count = 0
+        try:
+            self._open()
+        except BaseException:
+            self.abort()
+            raise
+
+    def _open(self) -> None:
+        raise NotImplementedError
+
+    def add(self, texts: list[str], vectors: list[np.ndarray]) -> None:
+        raise NotImplementedError
+
+    def _close(self) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        self._close()
+        self._stack.close()  # fsync + rename
+
+    def abort(self) -> None:
+        """Close and remove the temp file (an exception is passing through)."""
+        exc = sys.exc_info()[1] or RuntimeError("aborted")
+        self._stack.__exit__(type(exc), exc, exc.__traceback__)
+
+
+class _Hdf5Writer(_ShardWriter):
+    """The ``elmokit embed`` / ``allennlp elmo`` layout (see :mod:`elmokit.output`): dataset
+    ``str(i)`` per line of the shard, plus ``sentence_to_index``; deterministic bytes."""
+
+    def _open(self) -> None:
+        import h5py
+
+        from elmokit.output import SentenceIndex
+
+        # fixed format bounds and no timestamps: a redone shard is the same bytes
+        self._file = self._stack.enter_context(
+            h5py.File(self._tmp, "w", libver=("v108", "latest")))
+        self._index = SentenceIndex(self.path.parent)
+        self._stack.callback(self._index.close)
+
+    def add(self, texts: list[str], vectors: list[np.ndarray]) -> None:
+        for text, data in zip(texts, vectors, strict=True):
+            self._file.create_dataset(str(self.count), data=data, track_times=False)
+            self._index.add(text)
+            self.count += 1
+
+    def _close(self) -> None:
+        import h5py
+
+        dataset = self._file.create_dataset("sentence_to_index", (1,),
+                                            dtype=h5py.string_dtype(), track_times=False)
+        dataset[0] = self._index.to_json()
+
+
+class _ParquetWriter(_ShardWriter):
+    """Sentence vectors: columns ``line`` (0-based line/row of the input), ``text`` and
+    ``embedding`` (D float32); one row group per chunk."""
+
+    def _open(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self._schema = pa.schema([("line", pa.int64()), ("text", pa.string()),
+                                  ("embedding", pa.list_(pa.float32(), self.dim))])
+        self._writer = self._stack.enter_context(pq.ParquetWriter(self._tmp, self._schema))
+
+    def add(self, texts: list[str], vectors: list[np.ndarray]) -> None:
+        import pyarrow as pa
+
+        flat = pa.array(np.concatenate(vectors) if vectors else np.zeros(0, np.float32))
+        lines = np.arange(self.count, self.count + len(texts)) + self.first_line
+        self._writer.write_table(pa.Table.from_arrays(
+            [pa.array(lines, pa.int64()), pa.array(texts, pa.string()),
+             pa.FixedSizeListArray.from_arrays(flat, self.dim)], schema=self._schema))
+        self.count += len(texts)
+
+    def _close(self) -> None:
+        pass  # the ParquetWriter closes with the stack
+
+
+# ---------------------------------------------------------------------------- corpus: driver
+
+
+@dataclass
+class CorpusSummary:
+    out_dir: Path
+    shards: int
+    shards_written: int
+    shards_skipped: int
+    sentences: int
+    tokens: int
+    seconds: float
+    workers: int
+    worker_processes: int = 0  # distinct worker pids that sent chunks (restarts add some)
+
+    def __str__(self) -> str:
+        if not self.shards_written:
+            return f"all {self.shards} shards in {self.out_dir} are already done"
+        rate = self.tokens / self.seconds if self.seconds > 0 else 0.0
+        return (
+            f"wrote {self.shards_written} of {self.shards} shards to {self.out_dir} "
+            f"({self.shards_skipped} already done): {self.sentences:,} sentences, "
+            f"{self.tokens:,} tokens in {self.seconds:.1f}s with {self.workers} workers "
+            f"({self.sentences / max(self.seconds, 1e-9):,.0f} sentences/s, {rate:,.0f} tokens/s)"
+        )
+
+
+class _Progress:
+    """Sentences/s, tokens/s and ETA over all workers, one line every ``every`` seconds."""
+
+    def __init__(self, sentences: int, tokens: int, enabled: bool, every: float = 2.0):
+        self.total_sentences, self.total_tokens = sentences, tokens
+        self.sentences = self.tokens = 0
+        self.enabled, self.every = enabled, every
+        self.start = self._last = time.perf_counter()
+
+    def update(self, sentences: int, tokens: int) -> None:
+        self.sentences += sentences
+        self.tokens += tokens
+        now = time.perf_counter()
+        if self.enabled and (now - self._last >= self.every or self.tokens == self.total_tokens):
+            self._last = now
+            print(self.line(now), file=sys.stderr, flush=True)
+
+    def line(self, now: float) -> str:
+        seconds = max(now - self.start, 1e-9)
+        tokens_s = self.tokens / seconds
+        left = (self.total_tokens - self.tokens) / tokens_s if tokens_s > 0 else float("inf")
+        eta = "?"
+        if math.isfinite(left):
+            minutes, secs = divmod(int(left), 60)
+            eta = f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
+        return (f"embed-corpus: {self.sentences:,}/{self.total_sentences:,} sentences, "
+                f"{self.sentences / seconds:,.0f} sentences/s, {tokens_s:,.0f} tokens/s, "
+                f"ETA {eta}")
+
+
+def _settings(identity: dict[str, str], output_format: str, mode: str, shard_lines: int,
+              chunk_lines: int, skip_empty: bool, text_column: str, batch_size: int) -> dict:
+    """Everything that decides the output bytes (recorded in, and checked against, the
+    manifest); the worker count and threads do not."""
+    return {**identity, "output_format": output_format, "mode": mode,
+            "shard_lines": shard_lines, "chunk_lines": chunk_lines, "skip_empty": skip_empty,
+            "text_column": text_column, "batch_size": batch_size, "tokenizer": "whitespace",
+            "sentence_vector": "layer average, mean over tokens"
+            if output_format == "sentence" else None}
+
+
+def _read_manifest(path: Path, settings: dict) -> dict[str, dict]:
+    """The shards ``path`` records (empty when absent); refuses a manifest whose settings
+    differ from this run's."""
+    if not path.is_file():
+        return {}
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        old, shards = manifest["settings"], manifest["shards"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{path}: not an embed-corpus manifest ({exc}); use another "
+                          "OUT_DIR") from None
+    changed = [f"{key} {old.get(key)!r} -> {settings[key]!r}" for key in settings
+               if old.get(key) != settings[key]]
+    if changed:
+        raise ConfigError(f"{path.parent} holds output made with other settings ("
+                          f"{'; '.join(changed)}): use another OUT_DIR, or the same settings "
+                          "to resume")
+    return shards
+
+
+def _write_manifest(path: Path, settings: dict, shards: dict[str, dict]) -> None:
+    from elmokit.fileio import atomic_write
+
+    text = json.dumps({"version": MANIFEST_VERSION, "settings": settings,
+                       "shards": dict(sorted(shards.items()))}, indent=1)
+    with atomic_write(path) as tmp:
+        tmp.write_text(text + "\n", encoding="utf-8")
+
+
+def _is_done(shard: Shard, record: dict | None, out_dir: Path) -> bool:
+    """The manifest proves ``shard`` finished: same input bytes, output present, same hash."""
+    if not record or record.get("input_sha256") != shard.sha256:
+        return False
+    if record.get("lines") != shard.lines:
+        return False
+    output = out_dir / shard.output
+    return (output.is_file() and output.stat().st_size == record.get("output_bytes")
+            and file_sha256(output) == record.get("output_sha256"))
+
+
+@contextlib.contextmanager
+def _locked(out_dir: Path) -> Iterator[None]:
+    """One run per OUT_DIR (released by the OS when the process dies, even by SIGKILL)."""
+    handle = open(out_dir / LOCK_NAME, "a+")  # noqa: SIM115 (held for the whole run)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(f"{out_dir}: another embed-corpus run is writing here") from None
+        yield
+    finally:
+        handle.close()
+
+
+def _remove_stale_temps(out_dir: Path, names: set[str]) -> None:
+    """Temp files (``<name>.<random>.tmp``) left by a run that was killed while writing."""
+    for path in out_dir.glob("*.tmp"):
+        if any(path.name.startswith(name + ".") for name in names):
+            path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _ray_session(address: str | None, num_cpus: int | None) -> Iterator[None]:
+    """Ray as given (already initialised, or a cluster ``address``), else a local Ray for the
+    run (shut down after it)."""
+    import ray
+
+    if ray.is_initialized():
+        yield
+        return
+    if address:
+        ray.init(address=address, logging_level=logging.WARNING)
+    else:
+        ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+@contextlib.contextmanager
+def _quiet_ordered_data_context() -> Iterator[None]:
+    """Ray Data yields results in input order, without its own progress bars."""
+    import ray.data
+
+    context = ray.data.DataContext.get_current()
+    saved_order = context.execution_options.preserve_order
+    quiet = {name: False for name in ("enable_progress_bars", "print_on_execution_start",
+                                      "enable_auto_log_stats") if hasattr(context, name)}
+    saved = {name: getattr(context, name) for name in quiet}
+    context.execution_options.preserve_order = True
+    for name, value in quiet.items():
+        setattr(context, name, value)
+    try:
+        yield
+    finally:
+        context.execution_options.preserve_order = saved_order
+        for name, value in saved.items():
+            setattr(context, name, value)
+
+
+def _elmo_error_in(exc: BaseException) -> ElmoError | None:
+    """The ElmoError a Ray task raised (Ray wraps it), if that is what ``exc`` is."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, ElmoError):
+            return exc
+        exc = getattr(exc, "cause", None) or exc.__cause__
+    return None
+
+
+def embed_corpus(
+    inputs: Sequence[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    *,
+    model: str | os.PathLike | None = None,
+    workers: int | None = None,
+    output_format: str = "all",
+    shard_lines: int = SHARD_LINES,
+    mode: str = "exact",
+    ray_address: str | None = None,
+    text_column: str = "text",
+    skip_empty: bool = False,
+    threads_per_worker: int = 1,
+    batch_size: int = 64,
+    chunk_lines: int = CHUNK_LINES,
+    progress: bool | None = None,
+    on_chunk: Callable[[str, int, int], None] | None = None,
+) -> CorpusSummary:
+    """Embed text files (one sentence per line, whitespace-tokenized) or parquet files (a
+    ``text_column``) into ``out_dir``: one output shard per ``shard_lines`` input lines and
+    ``manifest.json``. Token formats ("all", "top", "average") write HDF5 in the
+    ``elmokit embed`` layout, "sentence" writes parquet (layer average, mean over tokens).
+
+    ``workers`` Ray actors (``threads_per_worker`` CPUs and torch threads each; default: all
+    CPUs) embed chunks of ``chunk_lines`` lines; on a local Ray started for the run, or on the
+    cluster at ``ray_address`` ("auto" or "host:port"), or the Ray this process already joined.
+    Shards the manifest proves finished are skipped, others (re)done; a run killed at any
+    point and run again writes the same bytes. ``on_chunk(output_name, chunk, worker_pid)`` is
+    called after each chunk is written.
+    """
+    from elmokit.inference import MODES
+
+    if output_format not in CORPUS_FORMATS:
+        raise InputError(f"output format {output_format!r} is not one of "
+                         f"{', '.join(CORPUS_FORMATS)}")
+    if mode not in MODES:
+        raise InputError(f"mode {mode!r} is not one of {', '.join(MODES)}")
+    for name, value in (("shard_lines", shard_lines), ("chunk_lines", chunk_lines),
+                        ("threads_per_worker", threads_per_worker), ("batch_size", batch_size)):
+        if value < 1:
+            raise InputError(f"{name} must be at least 1, got {value}")
+    if workers is not None and workers < 1:
+        raise InputError(f"workers must be at least 1, got {workers}")
+    if not inputs:
+        raise InputError("no input files given")
+    start = time.perf_counter()
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{out_dir}: OUT_DIR is a file")
+    identity = model_identity(model)
+    settings = _settings(identity, output_format, mode, shard_lines, chunk_lines, skip_empty,
+                         text_column, batch_size)
+    suffix = ".parquet" if output_format == "sentence" else ".hdf5"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest_path = out_dir / MANIFEST_NAME
+    with _locked(out_dir):
+        records = _read_manifest(manifest_path, settings)
+        shards = plan_shards(inputs, suffix, shard_lines, chunk_lines, skip_empty, text_column)
+        _remove_stale_temps(out_dir, {s.output for s in shards} | {MANIFEST_NAME})
+        todo = [s for s in shards if not _is_done(s, records.get(s.output), out_dir)]
+        for shard in todo:
+            records.pop(shard.output, None)
+        _write_manifest(manifest_path, settings, records)  # settings recorded before any work
+        summary = CorpusSummary(out_dir, len(shards), len(todo), len(shards) - len(todo),
+                                sum(s.lines for s in todo), sum(s.tokens for s in todo), 0.0,
+                                workers or 0)
+        if todo:
+            summary.workers, summary.worker_processes = _run(
+                todo, out_dir, manifest_path, settings, records, workers=workers,
+                threads=threads_per_worker, ray_address=ray_address, batch_size=batch_size,
+                text_column=text_column, dim=_model_dim(identity["model"]),
+                progress=sys.stderr.isatty() if progress is None else progress,
+                on_chunk=on_chunk)
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _model_dim(model: str) -> int:
+    from elmokit import hub
+    from elmokit.config import ElmoConfig
+
+    return ElmoConfig.from_file(hub.resolve(model)[0]).output_dim
+
+
+def _run(todo: list[Shard], out_dir: Path, manifest_path: Path, settings: dict,
+         records: dict[str, dict], *, workers: int | None, threads: int,
+         ray_address: str | None, batch_size: int, text_column: str, dim: int, progress: bool,
+         on_chunk: Callable[[str, int, int], None] | None) -> tuple[int, int]:
+    """Embed the ``todo`` shards on Ray and write them; -> (workers, worker processes seen)."""
+    import ray
+    import ray.data
+
+    local_cpus = None if workers is None else workers * threads
+    with _ray_session(ray_address, local_cpus), _quiet_ordered_data_context():
+        if workers is None:
+            workers = max(1, int(ray.cluster_resources().get("CPU", 1)) // threads)
+        items = [{"shard": k, "chunk": j, "path": shard.input, "start": start, "stop": stop}
+                 for k, shard in enumerate(todo) for j, (start, stop, _) in enumerate(shard.chunks)]
+        ds = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
+            ShardChunkEmbedder,
+            fn_constructor_kwargs={
+                "model": settings["model"], "output_format": settings["output_format"],
+                "mode": settings["mode"], "torch_threads": threads, "text_column": text_column,
+                "batch_size": batch_size, "model_sha256": settings["model_sha256"]},
+            batch_size=1, batch_format="numpy", num_cpus=threads,
+            compute=ray.data.ActorPoolStrategy(size=workers))
+        meter = _Progress(sum(s.lines for s in todo), sum(s.tokens for s in todo), progress)
+        pids: set[int] = set()
+        sentence = settings["output_format"] == "sentence"
+        writer: _ShardWriter | None = None
+        try:
+            for row in ds.iter_rows():
+                shard = todo[row["shard"]]
+                if writer is None:
+                    kind = _ParquetWriter if sentence else _Hdf5Writer
+                    writer = kind(out_dir / shard.output, dim, shard.first_line)
+                texts, lengths, vectors = _unpack(row, sentence)
+                writer.add(texts, vectors)
+                pids.add(int(row["pid"]))
+                meter.update(len(texts), int(lengths.sum()))
+                if on_chunk is not None:
+                    on_chunk(shard.output, int(row["chunk"]), int(row["pid"]))
+                if row["chunk"] == len(shard.chunks) - 1:  # the shard's last chunk
+                    if writer.count != shard.lines:
+                        raise ElmoError(f"{shard.output}: got {writer.count} sentences, "
+                                        f"expected {shard.lines}")
+                    writer.finish()
+                    writer = None
+                    output = out_dir / shard.output
+                    records[shard.output] = {**shard.record(), "output": shard.output,
+                                             "output_bytes": output.stat().st_size,
+                                             "output_sha256": file_sha256(output)}
+                    _write_manifest(manifest_path, settings, records)
+        except BaseException as exc:
+            if writer is not None:
+                writer.abort()
+            cause = _elmo_error_in(exc)
+            if cause is not None and cause is not exc:
+                raise cause from None
+            raise
+    return workers, len(pids)
