@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
-EXTRAS ?= serve,downstream,keras,corpus,onnx,test
+EXTRAS ?= serve,downstream,keras,corpus,ray,onnx,test
 
 .PHONY: run test lint venv clean corpus eval-data
 

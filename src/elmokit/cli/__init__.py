@@ -33,6 +33,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str | None]] = {
     "convert": ("elmokit.cli.convert:convert", None),
     "vectors": ("elmokit.cli.vectors:vectors", None),
     "export-onnx": ("elmokit.cli.onnx:export_onnx", "onnx"),
+    "embed-corpus": ("elmokit.cli.embed_corpus:embed_corpus", "ray"),
 }
 
 
