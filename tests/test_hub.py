@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import json
 import threading
 from functools import partial
 
@@ -53,6 +54,10 @@ def test_download_checksum_and_cache(http_root, cache, monkeypatch):
     assert (cache / "remote-tiny" / "weights.hdf5").read_bytes() == TINY_WEIGHTS.read_bytes()
     reference = Elmo.load("allennlp-tiny")
     np.testing.assert_array_equal(elmo.embed_sentence(["hi"]), reference.embed_sentence(["hi"]))
+    record = json.loads((cache / "remote-tiny" / "download.json").read_text())
+    assert record["weights.hdf5"] == {"url": f"{http_root}/weights.hdf5",
+                                      "sha256": _sha(TINY_WEIGHTS),
+                                      "bytes": TINY_WEIGHTS.stat().st_size}  # fmt: skip
     # cached now: loads offline
     monkeypatch.setenv("ELMOKIT_OFFLINE", "1")
     assert Elmo.load("remote-tiny").dim == 32
@@ -63,7 +68,9 @@ def test_bad_checksum_leaves_nothing(http_root, cache):
         f"{http_root}/options.json", f"{http_root}/weights.hdf5", None, "0" * 64))  # fmt: skip
     with pytest.raises(ModelNotFoundError, match="sha256 .* does not match"):
         Elmo.load("bad-sum")
-    assert sorted(p.name for p in (cache / "bad-sum").iterdir()) == ["options.json"]
+    # the verified options file and its record stay; nothing of the weights
+    assert sorted(p.name for p in (cache / "bad-sum").iterdir()) == [
+        "download.json", "options.json"]
 
 
 def test_missing_url_and_offline(http_root, cache, monkeypatch):
@@ -73,6 +80,7 @@ def test_missing_url_and_offline(http_root, cache, monkeypatch):
     monkeypatch.setenv("ELMOKIT_OFFLINE", "1")
     with pytest.raises(ModelNotFoundError, match="not cached and ELMOKIT_OFFLINE=1"):
         Elmo.load("gone")
+    assert not (cache / "gone").exists()  # no empty cache folder
 
 
 def test_known_models_are_allennlp_urls():

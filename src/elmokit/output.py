@@ -24,7 +24,6 @@ import stat
 import sys
 import tempfile
 import time
-import warnings
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -367,9 +366,7 @@ def write_embeddings_hdf5(
     stream = is_stream(input_path)
     check_paths(input_path, output_path)
     n_lines, n_tokens = (None, None) if stream else scan_lines(input_path, skip_empty, tokenize)
-    for tmp in clean_stale_temp_files(output_path)[1]:
-        warnings.warn(f"{tmp}: temp file of another or an interrupted run; delete it if no "
-                      "other elmokit is writing this output", stacklevel=2)
+    clean_stale_temp_files(output_path)  # a killed run's; `elmokit embed` reports the others
     if progress is None:
         progress = sys.stderr.isatty()
     start = time.perf_counter()
