@@ -1,0 +1,56 @@
+"""Every ```python block of README.md and docs/*.md runs, top to bottom, as written.
+
+The blocks of one file share a namespace (as a reader typing them into one session) and run
+in a fresh directory holding a copy of ``examples/`` (the files the examples read). A block
+that needs what a test cannot have (a running server, downloaded data, the network) is
+preceded in the Markdown by an explicit ``<!-- skip-test: reason -->`` line.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+_BLOCK = re.compile(r"(?:<!--\s*skip-test:\s*(?P<skip>[^>]*?)\s*-->\s*\n)?```python\n(?P<code>.*?)```",
+                    re.DOTALL)
+
+
+def python_blocks(path: Path) -> list[tuple[int, str, str | None]]:
+    """-> (line number, code, skip reason or None) per ```python block."""
+    text = path.read_text(encoding="utf-8")
+    return [(text.count("\n", 0, m.start("code")) + 1, m.group("code"), m.group("skip"))
+            for m in _BLOCK.finditer(text)]
+
+
+def test_the_block_finder_sees_skips_and_code(tmp_path):
+    doc = tmp_path / "d.md"
+    doc.write_text("x\n```python\na = 1\n```\n<!-- skip-test: needs a server -->\n"
+                   "```python\nb = 2\n```\n```sh\nls\n```\n")
+    assert python_blocks(doc) == [(3, "a = 1\n", None), (7, "b = 2\n", "needs a server")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_code_blocks_run(doc, tmp_path, monkeypatch):
+    blocks = python_blocks(doc)
+    if not blocks:
+        pytest.skip(f"{doc.name} has no python blocks")
+    if "keras" in doc.read_text(encoding="utf-8"):
+        monkeypatch.setenv("KERAS_BACKEND", "torch")
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {"__name__": "__docs__"}
+    for line, code, skip in blocks:
+        if skip:
+            continue
+        try:
+            exec(compile(code, f"{doc.name}:{line}", "exec"), namespace)
+        except Exception as exc:
+            pytest.fail(f"{doc.relative_to(ROOT)} line {line}: {type(exc).__name__}: {exc}")
+    skips = [(line, skip) for line, _, skip in blocks if skip]
+    assert len(skips) <= 1, f"{doc.name}: keep skips few: {skips}"
