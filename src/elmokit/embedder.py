@@ -164,6 +164,7 @@ class Elmo:
         (``"warm_start"`` in its ``elmokit.json``), off when it has none.
         """
         name = str(name_or_dir) if name_or_dir is not None else hub.default_model()
+        hub.check_name(name)  # "" is an error, not the current directory
         from elmokit.interop.folders import load_other_format  # ELMoForManyLangs folders
 
         if (other := load_other_format(name, **kwargs)) is not None:

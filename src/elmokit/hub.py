@@ -103,13 +103,18 @@ def cache_dir() -> Path:
     return Path(os.environ.get("ELMOKIT_CACHE", Path.home() / ".cache" / "elmokit"))
 
 
-def resolve(name_or_dir: str | os.PathLike) -> tuple[Path, Path]:
-    """-> (options.json path, weights.hdf5 path), downloading a known model if needed."""
+def check_name(name_or_dir: str | os.PathLike) -> None:
+    """An empty model name is an error (``Path("")`` would be the current directory)."""
     if not str(name_or_dir).strip():
         raise ModelNotFoundError(
             "model name is empty: give a bundled or known model name or a model directory "
             "(use '.' for the current directory)"
         )
+
+
+def resolve(name_or_dir: str | os.PathLike) -> tuple[Path, Path]:
+    """-> (options.json path, weights.hdf5 path), downloading a known model if needed."""
+    check_name(name_or_dir)
     path = Path(name_or_dir)
     if path.is_dir():
         return _files_in(path)
