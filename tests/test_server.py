@@ -30,6 +30,13 @@ def client(tiny_elmo: Elmo) -> Iterator[TestClient]:
         yield c
 
 
+@pytest.fixture(scope="module")
+def roomy(tiny_elmo: Elmo) -> Iterator[TestClient]:
+    """The default limits (1 MiB bodies)."""
+    with TestClient(create_app(ServerSettings(), elmo=tiny_elmo)) as c:
+        yield c
+
+
 def embed(client: TestClient, body: object, **kwargs):
     return client.post("/v1/embed", json=body, **kwargs)
 
@@ -45,11 +52,17 @@ def assert_error(response, status: int, code: str | None = None) -> dict:
 
 
 # ---------------------------------------------------------------------- ops endpoints
-def test_healthz_readyz(client: TestClient) -> None:
+def test_healthz_readyz(client: TestClient, tiny_elmo: Elmo) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["dim"] == D and ready.json()["num_layers"] == 3
+    # the model was loaded from .../allennlp-tiny/weights.hdf5: only its name is shown
+    assert "/" in str(tiny_elmo.name) and ready.json()["model"] == "allennlp-tiny"
+    answer = embed(client, {"texts": ["a"]})
+    assert answer.json()["model"] == "allennlp-tiny"
+    npy = embed(client, {"texts": ["a"]}, headers={"Accept": NPY_MEDIA_TYPE})
+    assert npy.headers["x-elmo-model"] == "allennlp-tiny"
 
 
 def test_readyz_before_startup(tiny_elmo: Elmo) -> None:
@@ -79,7 +92,21 @@ def test_openapi_and_docs(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     body = spec["paths"]["/v1/embed"]["post"]["requestBody"]["content"]["application/json"]
     assert set(body["schema"]["properties"]) == {"texts", "tokenize", "tokens", "output", "weights"}
-    assert client.get("/docs").status_code == 200
+    assert not any(path.startswith(("/docs", "/redoc", "/openapi")) for path in spec["paths"])
+
+
+@pytest.mark.parametrize(("page", "asset"), [("/docs", "swagger-ui-bundle.js"),
+                                             ("/redoc", "redoc.standalone.js")])
+def test_docs_pages_need_no_cdn(client: TestClient, page: str, asset: str) -> None:
+    html = client.get(page)
+    assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+    assert f"/docs/assets/{asset}" in html.text
+    assert "cdn" not in html.text.lower() and "fonts.googleapis" not in html.text
+    script = client.get(f"/docs/assets/{asset}")
+    assert script.status_code == 200 and len(script.content) > 100_000
+    assert client.get("/docs/assets/swagger-ui.css").status_code == 200
+    for name in ("nope.js", "..%2Fcore.py", "%2E%2E%2F__init__.py"):
+        assert_error(client.get(f"/docs/assets/{name}"), 404)
 
 
 # ---------------------------------------------------------------------- embedding
@@ -193,6 +220,14 @@ def test_deeply_nested_json_is_400(tiny_elmo: Elmo) -> None:
         {"texts": ["a"], "weights": [1, 2, 3]},
         {"texts": ["a"], "output": "mix", "weights": [1, 2]},
         {"texts": ["a"], "output": "mix", "weights": ["x", 1, 2]},
+        {"texts": ["a"], "output": "mix", "weights": ["1", "2", "3"]},  # strict: no coercion
+        {"texts": ["a"], "output": "mix", "weights": [True, 0, 0]},
+        {"texts": ["a"], "output": "mix", "weights": [1e300, 0, 0]},  # beyond float32
+        {"texts": ["a"], "output": "mix", "weights": [1e38, 1e38, 1e38]},  # the sum overflows
+        {"texts": [1]},
+        {"texts": [b"a".decode(), 2.5]},
+        {"tokens": [[1, 2]]},
+        {"texts": ["a"], "output": 1},
         {"texts": ["bell \u0007"]},
         {"texts": ["nul \u0000 byte"]},
         {"tokens": [["esc\u001b"]]},
@@ -213,6 +248,21 @@ def test_wrong_types_and_values_are_422(client: TestClient, body: object) -> Non
 )
 def test_escaped_bad_values_are_422(client: TestClient, content: bytes) -> None:
     assert_error(post_raw(client, content), 422)
+
+
+@pytest.mark.parametrize("number", ["1" * 5001, "-" + "9" * 4000, "1" * 101])
+def test_numbers_too_long_are_400(roomy: TestClient, number: str) -> None:
+    """Python refuses ints of over 4,300 digits (a ValueError, once a 500); the server takes
+    at most 100 digits."""
+    body = f'{{"texts": ["a"], "output": "mix", "weights": [{number}, 0, 0]}}'.encode()
+    error = assert_error(post_raw(roomy, body), 400, "malformed_json")
+    assert "digits" in error["message"]
+    assert embed(roomy, {"texts": ["a"]}).status_code == 200
+
+
+def test_a_100_digit_weight_is_422_not_400(roomy: TestClient) -> None:
+    body = b'{"texts": ["a"], "output": "mix", "weights": [' + b"1" * 100 + b", 0, 0]}"
+    assert_error(post_raw(roomy, body), 422, "invalid_request")
 
 
 def test_tabs_and_newlines_are_fine(client: TestClient) -> None:
@@ -278,11 +328,19 @@ def test_api_key(tiny_elmo: Elmo, tmp_path) -> None:
         assert c.post("/v1/embed", json=body).headers["www-authenticate"] == "Bearer"
         for header in ("Bearer wrong", "Bearer s3cret-key2", "Basic s3cret-key", "s3cret-key"):
             assert_error(c.post("/v1/embed", json=body, headers={"Authorization": header}), 401)
-        assert_error(c.get("/metrics"), 401)
         good = {"Authorization": "Bearer s3cret-key"}
+        for path in ("/metrics", "/openapi.json", "/docs", "/redoc", "/docs/assets/favicon.png"):
+            assert_error(c.get(path), 401)
+            assert_error(c.get(path, headers={"Authorization": "Bearer wrong"}), 401)
+            assert c.get(path, headers=good).status_code == 200, path
         assert c.post("/v1/embed", json=body, headers=good).status_code == 200
-        assert c.get("/metrics", headers=good).status_code == 200
-        assert c.get("/healthz").status_code == 200 and c.get("/readyz").status_code == 200
+        assert c.get("/healthz").status_code == 200
+        # probes need no key, but only the key shows what runs
+        assert c.get("/readyz").json() == {"status": "ready"}
+        assert c.get("/readyz", headers={"Authorization": "Bearer no"}).json() == {
+            "status": "ready"}
+        details = c.get("/readyz", headers=good).json()
+        assert details["model"] == "allennlp-tiny" and details["dim"] == D
 
 
 # ---------------------------------------------------------------------- overload, timeout
@@ -354,6 +412,25 @@ def test_model_failure_is_clean_500() -> None:
     ) as c:
         assert_error(embed(c, {"texts": ["boom"]}), 500, "internal_error")
         assert embed(c, {"texts": ["fine"]}).status_code == 200  # the worker survived
+
+
+def test_the_padded_budget_reaches_the_model() -> None:
+    model = GatedModel()
+    with TestClient(create_app(ServerSettings(max_padded_tokens=123), elmo=model)) as c:
+        assert embed(c, {"texts": ["a b", "c"]}).status_code == 200
+    assert model.budgets == [None, 123]  # the warm-up, then the request's batch
+
+
+def test_a_long_sentence_among_short_ones_with_a_small_padded_budget(tiny_elmo: Elmo) -> None:
+    """Passes of at most 8 padded positions: the long sentence runs alone, the short ones
+    together; every answer equals the sentence embedded on its own."""
+    tokens = [["a"], ["b", "c"], ["w"] * 9, ["d"], ["e", "f", "g"]]
+    with TestClient(create_app(ServerSettings(max_padded_tokens=8), elmo=tiny_elmo)) as c:
+        r = embed(c, {"tokens": tokens, "output": "all"})
+    assert r.status_code == 200
+    for got, sentence in zip(r.json()["embeddings"], tokens, strict=True):
+        want = tiny_elmo.embed_sentence(sentence)
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-6)
 
 
 def test_lifespan_loads_the_named_model() -> None:

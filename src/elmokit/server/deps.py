@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Annotated, Any
 
+import numpy as np
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
@@ -32,6 +33,7 @@ _OFFLOOP_CHARS = 20_000
 #: Longest integer literal a body may hold. Python refuses to convert ints of over 4,300
 #: digits (a ValueError that used to surface as a 500); nothing in a request needs more.
 MAX_INT_DIGITS = 100
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: Module level: FastAPI resolves the (string) annotations of dependencies in module globals.
 BEARER = HTTPBearer(auto_error=False, description="Needed only when the server has a key.")
 
@@ -156,6 +158,9 @@ async def checked_sentences(
         raise ApiError(422, "invalid_request",
                        f"'weights' needs {model.num_layers} values (one per layer), "
                        f"got {len(req.weights)}")  # fmt: skip
+    if req.weights is not None and any(abs(w) > _FLOAT32_MAX for w in req.weights):
+        raise ApiError(422, "invalid_request",
+                       f"'weights' must lie within +-{_FLOAT32_MAX:.4g} (float32)")  # fmt: skip
     items: list[str] | list[list[str]] = req.texts if req.texts is not None else req.tokens
     if len(items) > settings.max_texts:
         raise ApiError(422, "too_many_texts",

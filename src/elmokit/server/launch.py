@@ -36,6 +36,18 @@ def worker_settings(settings: ServerSettings, workers: int = 1) -> ServerSetting
     return settings
 
 
+def uvicorn_options(settings: ServerSettings) -> dict[str, object]:
+    """The uvicorn settings that bound connections: the protocol with request-head and write
+    timeouts (it reads them from :data:`SETTINGS_ENV`), the keep-alive timeout, the connection
+    limit (uvicorn counts the connection being refused too: +1 serves ``max_connections``)."""
+    return {
+        "http": "elmokit.server.protocol:GuardedHttpToolsProtocol",
+        "timeout_keep_alive": settings.keep_alive_timeout_s,
+        "limit_concurrency": settings.max_connections + 1,
+        "timeout_graceful_shutdown": 10,
+    }
+
+
 def run_server(
     settings: ServerSettings,
     host: str = "127.0.0.1",
@@ -68,10 +80,5 @@ def run_server(
         workers=workers,
         log_level=log_level,
         access_log=access_log,
-        # request-head and write timeouts (read_timeout_s, write_timeout_s)
-        http="elmokit.server.protocol:GuardedHttpToolsProtocol",
-        timeout_keep_alive=settings.keep_alive_timeout_s,
-        # uvicorn counts the connection being refused too: +1 serves max_connections
-        limit_concurrency=settings.max_connections + 1,
-        timeout_graceful_shutdown=10,
+        **uvicorn_options(settings),
     )

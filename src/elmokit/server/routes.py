@@ -13,6 +13,7 @@ import functools
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 from fastapi import APIRouter, Depends, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -142,7 +143,11 @@ async def embed(
         raise ApiError(504, "timeout", str(exc)) from None
     except ClientGoneError:
         raise ClientGone("waiting") from None
-    arrays = [format_one(a, req.output, req.weights) for a in layers]
+    with np.errstate(over="ignore", invalid="ignore"):  # huge weights: checked just below
+        arrays = [format_one(a, req.output, req.weights) for a in layers]
+    if req.weights is not None and not all(np.isfinite(a).all() for a in arrays):
+        raise ApiError(422, "invalid_request", "'weights' are too large: the mixed vectors "
+                       "overflow float32")  # fmt: skip
     if npy:
         headers = {"X-Elmo-Lengths": ",".join(str(len(s)) for s in sentences),
                    "X-Elmo-Model": runtime.name, "X-Elmo-Output": req.output}  # fmt: skip
