@@ -28,6 +28,7 @@ import numpy as np
 
 from elmokit.errors import ElmoError
 from elmokit.layers import HUB_OUTPUTS, masked_mean, scalar_mix_weights
+from elmokit.tokenize import DEFAULT_TOKENIZE
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
@@ -40,13 +41,16 @@ if keras.backend.backend() != "torch":  # pragma: no cover - depends on the user
     )
 
 
-def texts_to_char_ids(texts: Sequence[str | Sequence[str]], max_tokens: int = 64) -> np.ndarray:
-    """Texts (raw strings or token lists) -> int32 (N, max_tokens, 50) character ids, cut or
-    zero-padded to ``max_tokens`` tokens (no <S> / </S>; the layer adds them)."""
+def texts_to_char_ids(texts: Sequence[str | Sequence[str]], max_tokens: int = 64,
+                      tokenize: str = DEFAULT_TOKENIZE) -> np.ndarray:
+    """Texts (strings, split by ``tokenize`` as everywhere: :mod:`elmokit.tokenize`; or token
+    lists) -> int32 (N, max_tokens, 50) character ids, cut or zero-padded to ``max_tokens``
+    tokens (no <S> / </S>; the layer adds them)."""
     from elmokit.characters import batch_to_ids
     from elmokit.embedder import as_tokens
 
-    batch = [as_tokens(t)[:max_tokens] or ["."] for t in texts]
+    batch = [as_tokens(t, f"text {i}", tokenize)[:max_tokens] or ["."]
+             for i, t in enumerate(texts)]
     ids, _ = batch_to_ids(batch, add_boundaries=False)
     out = np.zeros((len(batch), max_tokens, ids.shape[-1]), dtype=np.int32)
     out[:, : ids.shape[1]] = ids
