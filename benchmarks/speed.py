@@ -154,6 +154,41 @@ def worker(args) -> None:
     print(json.dumps(result))
 
 
+def onnx_worker(args) -> None:
+    """The model exported by ``elmokit export-onnx``, run by onnxruntime (batches in file
+    order, like the plain modes); prints one JSON line. The export is not timed."""
+    import numpy as np
+    import torch
+
+    from elmokit import Elmo
+    from elmokit.characters import batch_to_ids
+    from elmokit.onnx_export import OnnxElmo, export_onnx
+
+    torch.set_num_threads(args.threads)
+    sentences = [line.split() for line in open(args.sentence_file, encoding="utf-8")]
+    elmo = Elmo.from_hdf5(args.model_dir / "options.json", args.model_dir / "weights.hdf5")
+    path = export_onnx(elmo, args.model_dir / "model.onnx")
+    rss_start = rss_mb()
+    runner = OnnxElmo(path, threads=args.threads)
+    result: dict = {"rss_start_mb": rss_start, "weights_mb": path.stat().st_size / 2**20,
+                    "rss_loaded_mb": rss_mb(), "kind": "onnxruntime"}
+    if args.check:  # against exact mode, the parity test's bar is 1e-4
+        check = sentences[: args.check]
+        result["max_abs_diff"] = max(float(np.abs(a - b).max()) for a, b in zip(
+            runner.embed_batch(check), elmo.embed_batch(check), strict=True) if a.size)
+    reset_peak_rss()
+    tokens = 0
+    start = time.perf_counter()
+    cpu_start = time.process_time()
+    for i in range(0, len(sentences), args.batch_size):
+        batch = sentences[i : i + args.batch_size]
+        runner.run(*batch_to_ids(batch))
+        tokens += sum(len(s) for s in batch)
+    result.update(tokens=tokens, seconds=time.perf_counter() - start,
+                  cpu_seconds=time.process_time() - cpu_start, peak_rss_mb=peak_rss_mb())
+    print(json.dumps(result))
+
+
 def stream_worker(args) -> None:
     """``embed_file`` over ``--stream`` sentences (the sentence file, cycled); RSS sampled."""
     import threading
@@ -228,6 +263,9 @@ def main() -> None:
                         help=f"of {', '.join(MODES)}; MODE+bucketed: embed_sentences with length "
                              "bucketing over --bucket-batches batches instead of file-order batches")
     parser.add_argument("--sentences", type=int, default=256, help="sentences per run")
+    parser.add_argument("--onnx", action="store_true",
+                        help="also time the model exported by `elmokit export-onnx`, run by "
+                        "onnxruntime (needs elmokit[onnx])")
     parser.add_argument("--sentence-file", type=Path, default=DEFAULT_SENTENCES)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
@@ -255,6 +293,8 @@ def main() -> None:
     parser.add_argument("--model-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
+        if args.worker == "onnx":
+            return onnx_worker(args)
         return stream_worker(args) if args.stream else worker(args)
 
     import torch
@@ -298,6 +338,8 @@ def main() -> None:
                 if args.baseline_src:
                     variants.append((f"baseline {m}", m))
                 variants.append((f"elmokit {m}", m))
+            if args.onnx:
+                variants.append(("elmokit onnx", "onnx"))
             if args.peers_python:
                 variants.append(("allennlp 2.10.1", "allennlp"))
             if args.simple_elmo_python:
