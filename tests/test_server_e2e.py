@@ -47,7 +47,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
     cmd = [
         sys.executable, "-m", "elmokit.cli", "serve", "--model", "allennlp-tiny",
         "--port", str(port), "--api-key-file", str(key_file), "--max-texts", "8",
-        "--log-level", "info",
+        "--log-level", "info", "--read-timeout", "1", "--max-padded-tokens", "64",
     ]  # fmt: skip
     env = {**os.environ, "ELMOKIT_OFFLINE": "1"}
     log = tmp_path / "server.log"
@@ -76,7 +76,7 @@ def test_serves_embeddings(server: Server) -> None:
         assert client.post("/v1/embed", json={"texts": ["a"]}).status_code == 401
         r = client.post("/v1/embed", json={"texts": ["The cell divides."]}, headers=AUTH)
         assert r.status_code == 200
-        assert np.asarray(r.json()["embeddings"][0]).shape == (4, 32)
+        assert np.asarray(r.json()["embeddings"][0]).shape == (3, 32)  # whitespace split
         r = client.post(
             "/v1/embed",
             json={"tokens": [["a", "b"]], "output": "all"},
@@ -86,7 +86,25 @@ def test_serves_embeddings(server: Server) -> None:
         bad = client.post("/v1/embed", content=b"{nope", headers=AUTH)
         assert bad.status_code == 400 and bad.json()["error"]["code"] == "malformed_json"
         assert client.post("/v1/embed", json={"texts": ["a"] * 9}, headers=AUTH).status_code == 422
-        assert client.get("/openapi.json").status_code == 200
+        assert client.get("/openapi.json").status_code == 401  # the key protects it too
+        assert client.get("/openapi.json", headers=AUTH).status_code == 200
+
+
+def test_the_command_line_timeouts_reach_the_protocol(server: Server) -> None:
+    """--read-timeout 1: a silent connection is closed (uvicorn alone would keep it)."""
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        try:
+            assert sock.recv(1) == b""
+        except ConnectionResetError:
+            pass
+    with httpx.Client(base_url=server.url, timeout=10, headers=AUTH) as client:
+        ready = client.get("/readyz").json()  # the key shows the details: a name, no path
+        assert ready["model"] == "allennlp-tiny"
+        # 7 short sentences and one of 30 tokens: two passes of at most 64 padded positions
+        texts = ["a b"] * 7 + [" ".join(["w"] * 30)]
+        r = client.post("/v1/embed", json={"texts": texts, "output": "sentence"})
+        assert r.status_code == 200 and len(r.json()["embeddings"]) == 8
 
 
 def batch_metrics(url: str) -> tuple[float, float]:
