@@ -16,6 +16,8 @@ import os
 import re
 import shutil
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -389,6 +391,58 @@ def test_interop_convert_dispatches_here(tmp_path):
     for kind in ("bilm-tf", "tfhub"):
         report = convert(SOURCES[kind], tmp_path / kind, kind=kind)
         assert report.kind == kind and (tmp_path / kind / "weights.hdf5").is_file()
+
+
+def test_cli_convert_detects_and_reports(tmp_path):
+    from click.testing import CliRunner
+
+    from elmokit.cli import main
+
+    runner = CliRunner()
+    for kind in ("bilm-tf", "tfhub"):
+        result = runner.invoke(main, ["convert", str(SOURCES[kind]), str(tmp_path / kind)])
+        assert result.exit_code == 0, result.output
+        assert result.output.startswith(f"converted {kind} model {SOURCES[kind]}")
+        assert f"wrote {tmp_path / kind / 'weights.hdf5'}" in result.output
+    index = f"{PREFIXES['bilm-tf']}.index"
+    result = runner.invoke(main, ["convert", index, str(tmp_path / "c"), "--from", "bilm-tf"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(
+        main, ["convert", str(SOURCES["tfhub"]), str(tmp_path / "d"), "--from", "bilm-tf"]
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith("error: ") and result.output.count("\n") == 1
+    assert "variables.index: this is a TF-Hub ELMo module (variables named like bilm/" in (
+        result.output
+    )
+    assert result.output.rstrip().endswith("use --from tfhub")
+
+
+def test_cli_convert_options_flag(tmp_path):
+    from click.testing import CliRunner
+
+    from elmokit.cli import main
+
+    given = tmp_path / "given.json"
+    given.write_text(json.dumps({"lstm": {"cell_clip": 7}}))
+    args = ["convert", str(SOURCES["tfhub"]), str(tmp_path / "out"), "--options", str(given)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "out" / "options.json").read_text())["lstm"]["cell_clip"] == 7
+
+
+def test_cli_convert_end_to_end_then_embed(tmp_path):
+    """As a user runs it: a real process converts, the converted folder loads by name."""
+    out = tmp_path / "elmo-hub"
+    done = subprocess.run(
+        [sys.executable, "-m", "elmokit.cli", "convert", str(SOURCES["tfhub"]), str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "NOT carried over: the module's trained layer mix" in done.stdout
+    expected = np.load(TF_FIXTURE / "tfhub-tf-outputs.npz")
+    got = Elmo.load(out).embed_batch(SENTENCES)
+    _compare_to_tf(got, [expected[f] for f in expected.files])
 
 
 # ------------------------------------------------------------------ written by TensorFlow now

@@ -716,11 +716,18 @@ def convert_tf(
     return report
 
 
-def convert_tfhub(source: Path, out: Path, **options) -> ConvertReport:
-    """A TF-Hub ELMo module folder (elmo/2, elmo/3: ``variables/variables.*``) -> ``out``."""
-    return convert_tf(source, out, kind="tfhub", **options)
+def convert_tfhub(
+    source: Path, out: Path, options_file: str | os.PathLike | None = None, **_: object
+) -> ConvertReport:
+    """A TF-Hub ELMo module folder (elmo/2, elmo/3: ``variables/variables.*``) -> ``out``.
+    (``lossy`` and other options of ``elmokit convert`` change nothing: the conversion is
+    exact, and what it leaves out is listed in the report.)"""
+    return convert_tf(source, out, kind="tfhub", options_file=options_file)
 
 
-def convert_bilm_tf(source: Path, out: Path, **options) -> ConvertReport:
-    """A bilm-tf training checkpoint (its save_dir, or a ``model.ckpt-N`` prefix) -> ``out``."""
-    return convert_tf(source, out, kind="bilm-tf", **options)
+def convert_bilm_tf(
+    source: Path, out: Path, options_file: str | os.PathLike | None = None, **_: object
+) -> ConvertReport:
+    """A bilm-tf training checkpoint (its save_dir, a ``model.ckpt-N`` prefix or its
+    ``.index``) -> ``out``; see :func:`convert_tfhub` for the options."""
+    return convert_tf(source, out, kind="bilm-tf", options_file=options_file)
