@@ -18,11 +18,16 @@ import click
               help="The source's format (auto: tell by its files).")
 @click.option("--lossy", is_flag=True,
               help="Write the model even when something cannot be carried over (listed).")
-def convert(source, out, kind, lossy):
+@click.option("--options", "options_file", type=click.Path(exists=True, dir_okay=False),
+              help="tfhub / bilm-tf: an options.json for what variable shapes cannot tell "
+                   "(clips, skip connections, activation).")
+def convert(source, out, kind, lossy, options_file):
     """Convert the model at SOURCE (an ELMoForManyLangs folder, a TF-Hub ELMo module, a
     bilm-tf checkpoint) into OUT/options.json + OUT/weights.hdf5, and say what could not be
     carried over."""
     from elmokit.interop import convert as run
 
     options = {"lossy": True} if lossy else {}
+    if options_file:
+        options["options_file"] = options_file
     click.echo(str(run(source, out, kind, **options)))
