@@ -131,16 +131,10 @@ def resolve(name_or_dir: str | os.PathLike) -> tuple[Path, Path]:
 
 
 def _files_in(directory: Path) -> tuple[Path, Path]:
-    options = directory / OPTIONS_NAME
-    if not options.is_file():
-        raise ModelNotFoundError(f"{directory}: no {OPTIONS_NAME} in the model directory")
-    weights = directory / WEIGHTS_NAME
-    if not weights.is_file():
-        candidates = sorted(directory.glob("*.hdf5"))
-        if len(candidates) != 1:
-            raise ModelNotFoundError(f"{directory}: no {WEIGHTS_NAME} in the model directory")
-        weights = candidates[0]
-    return options, weights
+    # options.json + weights.hdf5, AllenNLP's released names, or an error listing the folder
+    from elmokit.interop.folders import find_model_files
+
+    return find_model_files(directory)
 
 
 def download(
