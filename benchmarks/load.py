@@ -8,11 +8,20 @@ Starts its own server (``elmokit serve`` in a subprocess on a free local port) u
 2. with ``--compare-no-batching``, the same against a second server started with
    ``--no-batching`` (one request per forward pass), to show what micro-batching buys;
 3. a soak at ``--soak-concurrency`` clients for ``--soak`` seconds (default 300), with the
-   server's RSS before and after (and sampled during) it.
+   server's RSS before and after (and sampled during) it;
+4. with ``--hostile`` seconds, the load + hostile mix: ``--soak-concurrency`` ordinary
+   clients while hostile ones run beside them: ``--slow-clients`` connections that send a
+   head and a few bytes of body and then stall (or nothing at all), requests with a 5,001-digit
+   number, clients that hang up right after sending, and the padded-memory burst (one
+   512-token sentence and 55 requests of 64 one-token sentences at once). It reports every
+   status each kind of client got, the server's 5xx (its own count in /metrics and what the
+   clients saw) and the server's RSS and open file descriptors over time.
 
-Every non-200 answer or transport error is counted; the run fails (exit 1) if any occurred.
+Every non-200 answer or transport error of an ordinary client is counted; the run fails
+(exit 1) if any occurred, or if the hostile mix gave a 5xx.
 
     python benchmarks/load.py --soak 60 --compare-no-batching --json out/load.json
+    python benchmarks/load.py --concurrency "" --soak 0 --hostile 60 --json out/hostile.json
 """
 
 from __future__ import annotations
@@ -108,6 +117,16 @@ def rss_mib(pid: int | None) -> float | None:
         except FileNotFoundError:
             pass
     return round(total / 1024, 1)
+
+
+def open_fds(pid: int | None) -> int | None:
+    """File descriptors ``pid`` holds (sockets included), or None when unknown."""
+    if pid is None:
+        return None
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return None
 
 
 class RawHttpClient:
@@ -321,6 +340,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="also measure a server started with --no-batching")  # fmt: skip
     p.add_argument("--soak", type=float, default=300.0, help="soak seconds (0: no soak)")
     p.add_argument("--soak-concurrency", type=int, default=32)
+    p.add_argument("--hostile", type=float, default=0.0,
+                   help="seconds of the load + hostile mix (0: none)")
+    p.add_argument("--slow-clients", type=int, default=64,
+                   help="stalled connections held open during --hostile")
+    p.add_argument("--serve-arg", action="append", default=[],
+                   help="extra option for the started server, e.g. --serve-arg=--read-timeout=2")
     p.add_argument("--json", type=Path, help="write all results here")
     args = p.parse_args(argv)
     args.concurrency = [int(c) for c in args.concurrency.split(",") if c]
@@ -355,6 +380,130 @@ async def soak(args, url: str, pid: int | None, headers: dict[str, str]) -> dict
     return result
 
 
+# ---------------------------------------------------------------------- hostile mix
+async def _exchange(host: str, port: int, data: bytes, read: bool = True) -> str:
+    """Send ``data`` on a new connection; -> the answer's status, or what happened instead."""
+    try:
+        reader, writer = await asyncio.open_connection(host, port)
+    except OSError as exc:
+        return f"connect:{type(exc).__name__}"
+    try:
+        writer.write(data)
+        await writer.drain()
+        if not read:
+            return "hung up"
+        line = await asyncio.wait_for(reader.readline(), 120)
+        return line.split()[1].decode() if line else "closed"
+    except (OSError, asyncio.TimeoutError) as exc:  # noqa: UP041 (py3.10)
+        return type(exc).__name__
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+
+def _post(body: bytes, headers: dict[str, str], length: int | None = None) -> bytes:
+    extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    head = (f"POST /v1/embed HTTP/1.1\r\nHost: load\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body) if length is None else length}\r\n{extra}"
+            "Connection: close\r\n\r\n")
+    return head.encode() + body
+
+
+async def hostile(args, url: str, pid: int | None, headers: dict[str, str]) -> dict:
+    """Ordinary clients (``--soak-concurrency``) beside hostile ones for ``--hostile`` s."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    deadline = time.perf_counter() + args.hostile
+    statuses: dict[str, dict[str, int]] = {}
+
+    def count(kind: str, status: str) -> None:
+        statuses.setdefault(kind, {})
+        statuses[kind][status] = statuses[kind].get(status, 0) + 1
+
+    good = json.dumps({"texts": ["The cell divides ."]}).encode()
+
+    async def slow(i: int) -> None:  # a head and a few bytes of body (or nothing), then stall
+        while time.perf_counter() < deadline:
+            data = _post(good, headers)[: -len(good) + 3] if i % 4 else b""
+            count("slow", await _exchange(host, port, data))
+
+    async def malformed() -> None:
+        bad = b'{"texts": ["a"], "output": "mix", "weights": [' + b"1" * 5001 + b", 0, 0]}"
+        while time.perf_counter() < deadline:
+            count("malformed_number", await _exchange(host, port, _post(bad, headers)))
+
+    async def hang_up() -> None:
+        body = json.dumps({"texts": [" ".join(["word"] * 200)] * 16}).encode()
+        while time.perf_counter() < deadline:
+            count("hang_up", await _exchange(host, port, _post(body, headers), read=False))
+            await asyncio.sleep(0.01)
+
+    async def padded_burst() -> None:  # issue 14's memory case, every 2 s
+        long = json.dumps({"tokens": [["word"] * 512]}).encode()
+        short = json.dumps({"tokens": [["a"]] * 64}).encode()
+        while time.perf_counter() < deadline:
+            answers = await asyncio.gather(
+                _exchange(host, port, _post(long, headers)),
+                *(_exchange(host, port, _post(short, headers)) for _ in range(55)),
+            )
+            for status in answers:
+                count("padded_burst", status)
+            await asyncio.sleep(2.0)
+
+    samples: list[tuple[float, float | None, int | None]] = []
+    started = time.perf_counter()
+
+    async def sampler() -> None:
+        while time.perf_counter() < deadline + 1.0:
+            samples.append(
+                (round(time.perf_counter() - started, 1), rss_mib(pid), open_fds(pid))
+            )
+            await asyncio.sleep(max(0.5, args.hostile / 30))
+
+    tasks = [asyncio.create_task(t) for t in (
+        sampler(), malformed(), hang_up(), padded_burst(),
+        *(slow(i) for i in range(args.slow_clients)),
+    )]  # fmt: skip
+    load = await run_phase(
+        url, "hostile mix", args.soak_concurrency, args.hostile, 10**9, sentences(seed=2),
+        headers, args.output, args.client,
+    )  # fmt: skip
+    # Stalled connections end when the server's read timeout closes them; wait at most 60 s.
+    done, pending = await asyncio.wait(tasks, timeout=60)
+    for task in pending:
+        task.cancel()
+    for task in done:
+        task.result()  # a bug in an actor shows here
+    await asyncio.sleep(1.0)  # let the server finish what it was doing
+    samples.append((round(time.perf_counter() - started, 1), rss_mib(pid), open_fds(pid)))
+    server = httpx.get(f"{url}/metrics", headers=headers, timeout=30).text
+    server_5xx = sum(
+        float(line.rpartition(" ")[2]) for line in server.splitlines()
+        if line.startswith("elmokit_http_requests_total{") and 'status="5' in line
+    )  # fmt: skip
+    disconnects = {
+        line.split('stage="')[1].split('"')[0]: int(float(line.rpartition(" ")[2]))
+        for line in server.splitlines() if line.startswith("elmokit_client_disconnects_total{")
+    }  # fmt: skip
+    client_5xx = sum(n for kind in statuses.values() for s, n in kind.items() if s[:1] == "5")
+    rss = [r for _, r, _ in samples if r is not None] or [None]
+    fds = [f for _, _, f in samples if f is not None] or [None]
+    return {
+        "load": load.summary(),
+        "statuses": statuses,
+        "stragglers_cancelled": len(pending),
+        "server_5xx": int(server_5xx),
+        "server_disconnects": disconnects,
+        "client_5xx": client_5xx,
+        "rss_mib": {"first": rss[0], "last": rss[-1], "max": max(rss, default=None)
+                    if rss[0] is not None else None},
+        "fds": {"first": fds[0], "last": fds[-1], "max": max(fds, default=None)
+                if fds[0] is not None else None},
+        "samples": samples,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     headers = {}
@@ -382,7 +531,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.url:
             url, pid = args.url.rstrip("/"), args.pid
         else:
-            url, proc = start_server(args.model, [])
+            url, proc = start_server(args.model, args.serve_arg)
             procs.append(proc)
             pid = proc.pid
         rows += asyncio.run(measure_levels(args, url, "batching", headers))
@@ -393,8 +542,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.soak > 0:
             report["soak"] = asyncio.run(soak(args, url, pid, headers))
             print(json.dumps({k: v for k, v in report["soak"].items() if k != "rss_samples"}))
+        if args.hostile > 0:
+            report["hostile"] = asyncio.run(hostile(args, url, pid, headers))
+            print(json.dumps({k: v for k, v in report["hostile"].items() if k != "samples"}))
         if args.compare_no_batching:
-            url2, proc2 = start_server(args.model, ["--no-batching"])
+            url2, proc2 = start_server(args.model, ["--no-batching", *args.serve_arg])
             procs.append(proc2)
             rows += asyncio.run(measure_levels(args, url2, "no batching", headers))
             stop_server(proc2)
@@ -404,12 +556,24 @@ def main(argv: list[str] | None = None) -> int:
                 stop_server(proc)
     report["results"] = rows
     errors = sum(r["errors"] for r in rows) + report.get("soak", {}).get("errors", 0)
+    if "hostile" in report:
+        h = report["hostile"]
+        errors += h["load"]["errors"] + h["server_5xx"] + h["client_5xx"]
     report["total_errors"] = errors
     print()
     print(markdown(rows + ([report["soak"]] if "soak" in report else [])))
     if "soak" in report:
         s = report["soak"]
         print(f"\nsoak {args.soak:g} s: RSS {s['rss_before_mib']} -> {s['rss_after_mib']} MiB")
+    if "hostile" in report:
+        h = report["hostile"]
+        print(f"\nhostile mix {args.hostile:g} s: 5xx {h['server_5xx']} (server) / "
+              f"{h['client_5xx']} (clients); RSS {h['rss_mib']['first']} -> "
+              f"{h['rss_mib']['last']} MiB (peak {h['rss_mib']['max']}); open fds "
+              f"{h['fds']['first']} -> {h['fds']['last']} (peak {h['fds']['max']}); "
+              f"hang-ups counted by the server: {h['server_disconnects']}")
+        for kind, statuses in h["statuses"].items():
+            print(f"  {kind}: {statuses}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2))
