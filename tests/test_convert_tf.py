@@ -298,6 +298,7 @@ def write_bundle(prefix: Path, arrays: dict[str, np.ndarray]) -> None:
         entry += b"\x35" + struct.pack("<I", _masked(raw))  # field 6, fixed32
         entries.append((name.encode(), entry))
         data += raw
+    Path(prefix).parent.mkdir(parents=True, exist_ok=True)
     blocks = _table_block(entries)
     handle = _pb_varint(0) + _pb_varint(len(blocks) - 5)
     meta = _table_block([])
@@ -365,6 +366,48 @@ def test_missing_unknown_and_misshapen_variables_are_named(tmp_path, change, err
     with pytest.raises(WeightFileError, match=error):
         convert_tf(tmp_path / "variables", tmp_path / "out", kind="tfhub")
     assert not (tmp_path / "out" / "weights.hdf5").exists()
+
+
+def _renamed(arrays: dict[str, np.ndarray], rename) -> dict[str, np.ndarray]:
+    return {rename(name): array for name, array in arrays.items() if rename(name)}
+
+
+def test_tf_1_1_cell_names_and_a_one_layer_training_checkpoint(tmp_path):
+    arrays = _fixture_arrays("bilm-tf")
+    reference = _datasets(convert_tf(SOURCES["bilm-tf"], tmp_path / "ref").files[1])
+
+    def old(name: str) -> str:  # TF <= 1.1 named cells as the HDF5 file does
+        name = re.sub(
+            r"/rnn/multi_rnn_cell/cell_(\d)/lstm_cell/", r"/RNN/MultiRNNCell/Cell\1/LSTMCell/", name
+        )
+        for new_name, old_name in (
+            ("projection/kernel", "W_P_0"),
+            ("kernel", "W_0"),
+            ("bias", "B"),
+        ):
+            name = re.sub(f"LSTMCell/{new_name}($|/)", f"LSTMCell/{old_name}\\1", name)
+        return name
+
+    write_bundle(tmp_path / "old" / "model.ckpt-1", _renamed(arrays, old))
+    report = convert_bilm_tf(tmp_path / "old", tmp_path / "old-out")
+    for key, array in _datasets(tmp_path / "old-out" / "weights.hdf5").items():
+        np.testing.assert_array_equal(array, reference[key], err_msg=key)
+    assert report.lost  # the softmax and the slots are still recognised
+
+    def one_layer(name: str) -> str | None:  # no MultiRNNCell around a single layer
+        if "/cell_1/" in name:
+            return None
+        return name.replace("/rnn/multi_rnn_cell/cell_0/lstm_cell/", "/rnn/lstm_cell/")
+
+    write_bundle(tmp_path / "one" / "model.ckpt-1", _renamed(arrays, one_layer))
+    convert_bilm_tf(tmp_path / "one", tmp_path / "one-out")
+    options = json.loads((tmp_path / "one-out" / "options.json").read_text())
+    assert options["lstm"]["n_layers"] == 1
+    got = _datasets(tmp_path / "one-out" / "weights.hdf5")
+    cell0 = "RNN_1/RNN/MultiRNNCell/Cell0/LSTMCell/W_0"
+    np.testing.assert_array_equal(got[cell0], reference[cell0])
+    assert not any("Cell1" in key for key in got)
+    Elmo.from_hdf5(tmp_path / "one-out" / "options.json", tmp_path / "one-out" / "weights.hdf5")
 
 
 def test_nan_weights_are_refused(tmp_path):
