@@ -25,14 +25,14 @@ ray = pytest.importorskip("ray")
 pq = pytest.importorskip("pyarrow.parquet")
 pa = pytest.importorskip("pyarrow")
 
-from elmokit.ray import embed_corpus, embed_dataset  # noqa: E402
+from elmokit.ray import _Hdf5Writer, _ParquetWriter, embed_corpus, embed_dataset  # noqa: E402
 
 MODEL = "allennlp-tiny"
 WORDS = ("the cell phone rang . blood cells carry oxygen a mouse ran away from cat "
          "dogs bark at night and we sleep well").split()
-# the kill tests: 8 shards of 30 lines, chunks of 5 lines -> 48 Ray tasks
+# the kill tests: 8 shards of 30 lines, chunks of 10 lines -> 24 Ray tasks
 KILL_OPTIONS = {"model": MODEL, "workers": 2, "output_format": "all", "shard_lines": 30,
-                "chunk_lines": 5, "batch_size": 4, "progress": False}
+                "chunk_lines": 10, "batch_size": 4, "progress": False}
 
 
 def sentences(n: int, seed: int) -> list[str]:
@@ -136,22 +136,40 @@ def test_embed_corpus_cli_end_to_end(local_ray, tmp_path):
     assert refused.output.count("\n") == 1 and refused.output.startswith("error: ")
     assert "output_format 'top' -> 'all'" in refused.output and "use another OUT_DIR" in refused.output
 
-    # sentence vectors: parquet; a lost shard is redone and comes back the same bytes
+    # sentence vectors: parquet, one row per line
     sent = tmp_path / "sent"
     args = ["embed-corpus", str(text_input), str(sent), "--model", MODEL, "--workers", "2",
             "--shard-lines", "10", "--output-format", "sentence", "--no-progress"]
     assert CliRunner().invoke(main, args).exit_code == 0
+    assert sorted(p.name for p in sent.glob("*.parquet")) == ["news-00000.parquet",
+                                                               "news-00001.parquet"]
     table = pq.read_table(sent / "news-00001.parquet")
     assert table.column("line").to_pylist() == list(range(10, 17))
     assert table.column("text").to_pylist() == lines[10:]
     np.testing.assert_allclose(np.array(table.column("embedding").to_pylist()),
                                elmo.sentence_vectors([line.split() for line in lines[10:]],
                                                      max_tokens=None), atol=1e-5)
-    first = (sent / "news-00000.parquet").read_bytes()
-    (sent / "news-00000.parquet").unlink()
-    redo = CliRunner().invoke(main, args)
-    assert redo.exit_code == 0 and "wrote 1 of 2 shards" in redo.output
-    assert (sent / "news-00000.parquet").read_bytes() == first
+
+
+@pytest.mark.parametrize("writer", [_Hdf5Writer, _ParquetWriter])
+def test_shard_writers_are_deterministic(tmp_path, writer):
+    """A redone shard is the same bytes (no timestamps), written atomically."""
+    rng = np.random.default_rng(0)
+    vectors = [rng.standard_normal((3, n, 8)).astype(np.float32) for n in (2, 5, 1)]
+    if writer is _ParquetWriter:
+        vectors = [v.mean(axis=(0, 1)) for v in vectors]  # (D,) per sentence
+    texts = ["a b", "c d e f g", "h"]
+    written = []
+    for name in ("one", "two"):
+        shard = writer(tmp_path / name, 8, first_line=10)
+        shard.add(texts[:2], vectors[:2])
+        assert [p.name for p in tmp_path.glob(f"{name}.*.tmp")]  # only the temp file so far
+        assert not (tmp_path / name).exists()
+        shard.add(texts[2:], vectors[2:])
+        shard.finish()
+        written.append((tmp_path / name).read_bytes())
+        time.sleep(1.1)  # a timestamp, if one were written, would differ
+    assert written[0] == written[1] and not list(tmp_path.glob("*.tmp"))
 
 
 def test_bad_input_is_one_line_before_ray(tmp_path):
@@ -178,25 +196,38 @@ def test_killed_worker_actor_loses_nothing(reference, corpus, tmp_path):
     same_bytes(reference, tmp_path)
 
 
+# a driver (its own process, joining the test's Ray) that stops after the second chunk of its
+# third shard, with that shard's temp file open, until the test SIGKILLs it
+DRIVER = """
+import json, pathlib, sys, time
+from elmokit.ray import embed_corpus
+corpus, out, address, marker, options = sys.argv[1:]
+
+def stop_midway(output, chunk, pid):
+    if output.endswith("-00002.hdf5") and chunk == 1:
+        pathlib.Path(marker).touch()
+        time.sleep(600)
+
+embed_corpus([corpus], out, ray_address=address, on_chunk=stop_midway, **json.loads(options))
+"""
+
+
 def test_killed_driver_resumes_to_the_same_bytes(local_ray, reference, corpus, tmp_path):
-    cmd = [sys.executable, "-m", "elmokit.cli", "embed-corpus", str(corpus), str(tmp_path),
-           "--ray-address", local_ray, "--model", MODEL, "--workers", "2",
-           "--output-format", "all", "--shard-lines", "30", "--chunk-lines", "5",
-           "--batch-size", "4", "--no-progress"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    manifest = tmp_path / "manifest.json"
-    deadline = time.monotonic() + 180
-    done: dict = {}
-    while not done and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-        if manifest.is_file():
-            done = json.loads(manifest.read_text())["shards"]
+    out, marker = tmp_path / "out", tmp_path / "midway"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, str(corpus), str(out), local_ray, str(marker),
+         json.dumps(KILL_OPTIONS)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 240
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     output = proc.communicate()[0].decode()
-    assert proc.returncode == -signal.SIGKILL, output
-    assert 1 <= len(done) < 8, output  # killed midway: some shards finished, not all
+    assert marker.exists() and proc.returncode == -signal.SIGKILL, output
+    assert sorted(json.loads((out / "manifest.json").read_text())["shards"]) == [
+        "corpus-00000.hdf5", "corpus-00001.hdf5"]
+    assert [p.name.split(".")[0] for p in out.glob("*.tmp")] == ["corpus-00002"]  # half written
 
-    summary = embed_corpus([corpus], tmp_path, **KILL_OPTIONS)
-    assert summary.shards_skipped >= len(done) and summary.shards_written <= 8 - len(done)
-    assert not list(tmp_path.glob("*.tmp"))
-    same_bytes(reference, tmp_path)
+    summary = embed_corpus([corpus], out, **KILL_OPTIONS)
+    assert (summary.shards_skipped, summary.shards_written, summary.sentences) == (2, 6, 180)
+    assert not list(out.glob("*.tmp"))
+    same_bytes(reference, out)
