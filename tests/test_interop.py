@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from elmokit import Elmo
 from elmokit.cli import main
 from elmokit.errors import ConfigError, ModelNotFoundError, WeightFileError
-from elmokit.interop.manylangs import load_manylangs, sents2elmo
+from elmokit.interop.manylangs import read_manylangs, sents2elmo
 
 from .conftest import TINY_OPTIONS, TINY_WEIGHTS
 
@@ -211,7 +211,7 @@ def test_manylangs_reproduces_sents2elmo(manylangs, mode, output_layer):
 
 def test_manylangs_char_dic_quirks(manylangs):
     root, m = manylangs
-    encoder = load_manylangs(root).bilm.char_cnn
+    encoder = read_manylangs(root).char_cnn
     assert encoder.char2id["\u3000"] == m["chars"]["\u3000"]  # stripped away, restored
     words, chars = encoder.ids(["<bos>", "qz"])
     c = m["chars"]

@@ -36,30 +36,12 @@ from elmokit.layers import (
 )
 from elmokit.layers import select_output as select_output  # re-exported: the old home
 from elmokit.modules.bilm import BiLM, BiLMOutput, LstmState
-from elmokit.tokenize import DEFAULT_TOKENIZE, check_tokenize, split_text
+from elmokit.tokenize import DEFAULT_TOKENIZE, as_tokens, check_tokenize
 from elmokit.weights import load_weights, save_weights
 
 Sentence = str | Sequence[str]
 #: Sentences whose per-layer token means ``sentence_vectors(cache=True)`` keeps, per model.
 SENTENCE_CACHE_SIZE = 20_000
-
-
-def as_tokens(
-    sentence: Sentence, where: str = "sentence", tokenize: str = DEFAULT_TOKENIZE
-) -> list[str]:
-    """A token list -> its tokens; a string -> split by ``tokenize``: ``"whitespace"`` (the
-    default: one pre-tokenized sentence) or ``"elmokit"`` (raw text,
-    :func:`elmokit.tokenize.tokenize`). The one rule of every entry point:
-    :mod:`elmokit.tokenize`."""
-    if isinstance(sentence, str):
-        return split_text(sentence, tokenize)
-    if isinstance(sentence, (list, tuple)) and all(isinstance(t, str) for t in sentence):
-        return list(sentence)
-    if isinstance(sentence, np.ndarray) and sentence.dtype.kind in "UO":
-        return [str(t) for t in sentence.tolist()]
-    raise InputError(
-        f"{where}: expected a string or a list of token strings, got {type(sentence).__name__}"
-    )
 
 
 def truncate(
@@ -165,10 +147,11 @@ class Elmo:
         """
         name = str(name_or_dir) if name_or_dir is not None else hub.default_model()
         hub.check_name(name)  # "" is an error, not the current directory
-        from elmokit.interop.folders import load_other_format  # ELMoForManyLangs folders
+        from elmokit.interop.folders import read_other_format  # ELMoForManyLangs folders
 
-        if (other := load_other_format(name, **kwargs)) is not None:
-            return other
+        if (bilm := read_other_format(name)) is not None:
+            kwargs.setdefault("name", name)
+            return cls(bilm.eval(), **kwargs)
         options_file, weight_file = hub.resolve(name)
         kwargs.setdefault("name", name)
         elmo = cls.from_hdf5(options_file, weight_file, **kwargs)

@@ -22,9 +22,10 @@ import torch
 from torch import nn
 
 from elmokit.characters import batch_to_ids
-from elmokit.embedder import Elmo, as_tokens
+from elmokit.embedder import Elmo
 from elmokit.modules.bilm import BiLM
 from elmokit.modules.scalar_mix import ScalarMix
+from elmokit.tokenize import as_tokens
 
 
 class ElmoLayer(nn.Module):

@@ -25,6 +25,7 @@ token.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from elmokit.errors import InputError
 
@@ -111,3 +112,21 @@ def pretokenize(text: str, tokenize: str = DEFAULT_TOKENIZE) -> str:
     """``text`` as a whitespace-tokenized string: ``split_text(text, tokenize)`` joined by
     spaces (tokens never contain whitespace, so splitting it on whitespace gives them back)."""
     return " ".join(split_text(text, tokenize))
+
+
+def as_tokens(
+    sentence: str | Sequence[str], where: str = "sentence", tokenize: str = DEFAULT_TOKENIZE
+) -> list[str]:
+    """A token list -> its tokens; a string -> split by ``tokenize``: ``"whitespace"`` (the
+    default: one pre-tokenized sentence) or ``"elmokit"`` (raw text,
+    :func:`elmokit.tokenize.tokenize`). The one rule of every entry point:
+    :mod:`elmokit.tokenize`."""
+    if isinstance(sentence, str):
+        return split_text(sentence, tokenize)
+    if isinstance(sentence, (list, tuple)) and all(isinstance(t, str) for t in sentence):
+        return list(sentence)
+    if getattr(getattr(sentence, "dtype", None), "kind", None) in ("U", "O"):  # numpy strings
+        return [str(t) for t in sentence.tolist()]
+    raise InputError(
+        f"{where}: expected a string or a list of token strings, got {type(sentence).__name__}"
+    )

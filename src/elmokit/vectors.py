@@ -244,7 +244,7 @@ def pooled_vectors(
     ``min_count`` times are dropped. Sentences are cut to ``max_tokens``. Words come out most
     frequent first; ``counts`` holds the occurrences.
     """
-    from elmokit.embedder import as_tokens
+    from elmokit.tokenize import as_tokens
 
     layer_weights(layer, elmo.num_layers)  # a bad layer fails before any work
     wanted = None if vocab is None else {w.lower() if lowercase else w for w in vocab}

@@ -47,7 +47,7 @@ def texts_to_char_ids(texts: Sequence[str | Sequence[str]], max_tokens: int = 64
     lists) -> int32 (N, max_tokens, 50) character ids, cut or zero-padded to ``max_tokens``
     tokens (no <S> / </S>; the layer adds them)."""
     from elmokit.characters import batch_to_ids
-    from elmokit.embedder import as_tokens
+    from elmokit.tokenize import as_tokens
 
     batch = [as_tokens(t, f"text {i}", tokenize)[:max_tokens] or ["."]
              for i, t in enumerate(texts)]

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from elmokit.downstream.pooling import LayerSpec, combine_layers
-from elmokit.embedder import as_tokens
 from elmokit.errors import InputError
+from elmokit.tokenize import as_tokens
 
 
 @dataclass

@@ -204,7 +204,7 @@ def plot_occurrences(elmo: Any, sentences: Sequence[str | Sequence[str]], words:
     ...                  tokenize="elmokit")
     """
     from elmokit.downstream.features import token_vectors_progress
-    from elmokit.embedder import as_tokens
+    from elmokit.tokenize import as_tokens
 
     check_tokenize(tokenize)
     wanted = {w.strip().lower() for w in words if w.strip()}

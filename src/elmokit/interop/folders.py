@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from elmokit.errors import ModelNotFoundError
 
@@ -94,12 +93,11 @@ def find_model_files(directory: str | os.PathLike) -> tuple[Path, Path]:
     )
 
 
-def load_other_format(name_or_dir: str | os.PathLike, **kwargs: Any):
-    """An :class:`~elmokit.Elmo` for a folder of another format that loads natively
+def read_other_format(name_or_dir: str | os.PathLike):
+    """The :class:`~elmokit.modules.BiLM` of a folder of another format that loads natively
     (ELMoForManyLangs), else None (``Elmo.load`` goes on with :func:`elmokit.hub.resolve`)."""
     if detect_format(name_or_dir) != "manylangs":
         return None
-    from elmokit.interop.manylangs import load_manylangs
+    from elmokit.interop.manylangs import read_manylangs
 
-    kwargs.pop("warm_start", None)
-    return load_manylangs(name_or_dir, **kwargs)
+    return read_manylangs(name_or_dir)

@@ -6,7 +6,7 @@ config), that model config (``cnn_50_100_512_4096_sample.json``), ``char.dic`` a
 and ``encoder.pkl``. They are read with ``torch.load(weights_only=True)``: tensors only, no
 pickled objects.
 
->>> elmo = Elmo.load("zht.model")                     # the same as load_manylangs("zht.model")
+>>> elmo = Elmo.load("zht.model")                     # a ManyLangsBiLM inside (read_manylangs)
 >>> sents2elmo(elmo, [["今天", "天氣", "很好"]])[0].shape    # their Embedder.sents2elmo
 (3, 1024)
 
@@ -445,15 +445,10 @@ class ManyLangsFolder:
         return out
 
 
-def load_manylangs(directory: str | os.PathLike, **kwargs: Any):
-    """An ELMoForManyLangs folder -> :class:`~elmokit.Elmo` (``kwargs``: mode, device, ...).
-
-    >>> elmo = load_manylangs("zht.model")
-    >>> elmo.embed_sentence(["今天", "天氣"]).shape     # (3, n, 2 * projection_dim)
-    (3, 2, 1024)
+def read_manylangs(directory: str | os.PathLike) -> BiLM:
+    """An ELMoForManyLangs folder -> its biLM in elmokit's modules (``Elmo.load(directory)``
+    wraps it: ``Elmo.load("zht.model").embed_sentence(["今天", "天氣"])`` -> (3, 2, 1024)).
     """
-    from elmokit.embedder import Elmo
-
     folder = ManyLangsFolder.read(directory)
     config = folder.config.elmo_config()
     bilm = ManyLangsBiLM(config, folder.token_encoder())
@@ -467,8 +462,7 @@ def load_manylangs(directory: str | os.PathLike, **kwargs: Any):
             # their forget bias is inside the bias already: no +1 at run time
             cell.forget_bias = 0.0
             cell._bias_offset.zero_()
-    kwargs.setdefault("name", str(directory))
-    return Elmo(bilm.eval(), **kwargs)
+    return bilm.eval()
 
 
 def sents2elmo(elmo: Any, sents: list[list[str]], output_layer: int = -1) -> list[np.ndarray]:
@@ -522,7 +516,7 @@ def convert(source: Path, out: Path, lossy: bool = False, **_: Any):
     cannot be carried over otherwise; non-ASCII char.dic symbols need ``lossy=True``.
     """
     from elmokit.fileio import atomic_write
-    from elmokit.interop import ConvertReport
+    from elmokit.interop.report import ConvertReport
     from elmokit.weights import save_weights
 
     folder = ManyLangsFolder.read(source)
@@ -542,7 +536,7 @@ def convert(source: Path, out: Path, lossy: bool = False, **_: Any):
         options = config.to_options()
         options["char_cnn"]["activation"] = c.activation
         config = ElmoConfig.from_options(options)
-    native = load_manylangs(source, mode="reference").bilm
+    native = read_manylangs(source)
     bilm = BiLM(config)
     encoder: ManyLangsTokenEncoder = native.char_cnn
     c2i = folder.char2id or {}

@@ -50,7 +50,7 @@ import numpy as np
 
 from elmokit.errors import ConfigError, InputError, WeightFileError
 from elmokit.fileio import atomic_write
-from elmokit.interop import ConvertReport
+from elmokit.interop.report import ConvertReport
 
 OPTIONS_NAME = "options.json"
 WEIGHTS_NAME = "weights.hdf5"
