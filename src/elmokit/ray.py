@@ -137,7 +137,7 @@ class ElmoBatchEmbedder:
 
         A pure function of ``texts``: the word cache is cleared first and the batching is
         decided by ``texts`` alone (length-bucketed over all of them)."""
-        from elmokit.embedder import as_tokens
+        from elmokit.tokenize import as_tokens
 
         engine = getattr(self.elmo, "engine", None)
         if engine is not None:
