@@ -245,6 +245,7 @@ def evaluate(
     if "classify" in tasks:
         specs = [f"elmo:{layer}" for _, layer in LAYERS]
         specs += ["glove"] if any(k.startswith("glove") for k in static) else []
+        specs += ["word2vec"] if word2vec else []  # the same vectors as the POS probe's
         specs += ["tfidf"]
         for name in ("finefoods", "spam"):
             tr_path, te_path = data_dir / name / "train.csv", data_dir / name / "test.csv"
@@ -255,7 +256,8 @@ def evaluate(
             tr = read_labeled_csv(tr_path).subset(cls_train)
             te = read_labeled_csv(te_path).subset(cls_test)
             rows = [majority_baseline(tr, te)] + compare_features(
-                tr, te, specs, log=log, model=elmo, glove=glove, max_tokens=max_tokens,
+                tr, te, specs, log=log, model=elmo, glove=glove, word2vec=word2vec,
+                max_tokens=max_tokens,
                 tokenize="elmokit", progress=progress)
             report[name] = [r.as_dict() for r in rows]
             report[f"{name}_sizes"] = {"train": len(tr), "test": len(te)}
