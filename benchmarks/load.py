@@ -9,7 +9,10 @@ Starts its own server (``elmokit serve`` in a subprocess on a free local port) u
    ``--no-batching`` (one request per forward pass), to show what micro-batching buys;
 3. a soak at ``--soak-concurrency`` clients for ``--soak`` seconds (default 300), with the
    server's RSS before and after (and sampled during) it;
-4. with ``--hostile`` seconds, the load + hostile mix: ``--soak-concurrency`` ordinary
+4. with ``--burst``, issue 14's padded-memory case once (a busy request, then one 512-token
+   sentence and 55 requests of 64 one-token sentences at once), with the server's peak RSS
+   (VmHWM) before and after;
+5. with ``--hostile`` seconds, the load + hostile mix: ``--soak-concurrency`` ordinary
    clients while hostile ones run beside them: ``--slow-clients`` connections that send a
    head and a few bytes of body and then stall (or nothing at all), requests with a 5,001-digit
    number, clients that hang up right after sending, and the padded-memory burst (one
@@ -22,6 +25,7 @@ Every non-200 answer or transport error of an ordinary client is counted; the ru
 
     python benchmarks/load.py --soak 60 --compare-no-batching --json out/load.json
     python benchmarks/load.py --concurrency "" --soak 0 --hostile 60 --json out/hostile.json
+    python benchmarks/load.py --model en-small --concurrency "" --warmup 0 --soak 0 --burst
 """
 
 from __future__ import annotations
@@ -117,6 +121,19 @@ def rss_mib(pid: int | None) -> float | None:
         except FileNotFoundError:
             pass
     return round(total / 1024, 1)
+
+
+def peak_rss_mib(pid: int | None) -> float | None:
+    """The highest resident set size ``pid`` has had (VmHWM) in MiB, or None when unknown."""
+    if pid is None:
+        return None
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
 
 
 def open_fds(pid: int | None) -> int | None:
@@ -342,6 +359,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--soak-concurrency", type=int, default=32)
     p.add_argument("--hostile", type=float, default=0.0,
                    help="seconds of the load + hostile mix (0: none)")
+    p.add_argument("--burst", action="store_true",
+                   help="send issue 14's padded-memory burst once and report peak RSS")
     p.add_argument("--slow-clients", type=int, default=64,
                    help="stalled connections held open during --hostile")
     p.add_argument("--serve-arg", action="append", default=[],
@@ -408,6 +427,30 @@ def _post(body: bytes, headers: dict[str, str], length: int | None = None) -> by
             f"Content-Length: {len(body) if length is None else length}\r\n{extra}"
             "Connection: close\r\n\r\n")
     return head.encode() + body
+
+
+async def burst(url: str, pid: int | None, headers: dict[str, str]) -> dict:
+    """Issue 14's memory case once: a busy request (64 x 64 tokens), then at once one
+    512-token sentence and 55 requests of 64 one-token sentences (each within every limit).
+    -> statuses, seconds and the server's peak RSS before and after."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    npy = {**headers, "Accept": "application/x-npy"}
+    busy = _post(json.dumps({"tokens": [["word"] * 64] * 64}).encode(), npy)
+    long = _post(json.dumps({"tokens": [["word"] * 512]}).encode(), npy)
+    short = _post(json.dumps({"tokens": [["a"]] * 64}).encode(), npy)
+    before = peak_rss_mib(pid)
+    started = time.perf_counter()
+    first = asyncio.create_task(_exchange(host, port, busy))
+    await asyncio.sleep(0.05)
+    answers = await asyncio.gather(
+        first, _exchange(host, port, long), *(_exchange(host, port, short) for _ in range(55))
+    )
+    counts: dict[str, int] = {}
+    for status in answers:
+        counts[status] = counts.get(status, 0) + 1
+    return {"statuses": counts, "seconds": round(time.perf_counter() - started, 1),
+            "peak_rss_before_mib": before, "peak_rss_after_mib": peak_rss_mib(pid)}  # fmt: skip
 
 
 async def hostile(args, url: str, pid: int | None, headers: dict[str, str]) -> dict:
@@ -497,7 +540,7 @@ async def hostile(args, url: str, pid: int | None, headers: dict[str, str]) -> d
         "server_disconnects": disconnects,
         "client_5xx": client_5xx,
         "rss_mib": {"first": rss[0], "last": rss[-1], "max": max(rss, default=None)
-                    if rss[0] is not None else None},
+                    if rss[0] is not None else None, "peak_vmhwm": peak_rss_mib(pid)},
         "fds": {"first": fds[0], "last": fds[-1], "max": max(fds, default=None)
                 if fds[0] is not None else None},
         "samples": samples,
@@ -542,6 +585,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.soak > 0:
             report["soak"] = asyncio.run(soak(args, url, pid, headers))
             print(json.dumps({k: v for k, v in report["soak"].items() if k != "rss_samples"}))
+        if args.burst:
+            report["burst"] = asyncio.run(burst(url, pid, headers))
+            print(json.dumps({"burst": report["burst"]}), flush=True)
         if args.hostile > 0:
             report["hostile"] = asyncio.run(hostile(args, url, pid, headers))
             print(json.dumps({k: v for k, v in report["hostile"].items() if k != "samples"}))
@@ -556,6 +602,8 @@ def main(argv: list[str] | None = None) -> int:
                 stop_server(proc)
     report["results"] = rows
     errors = sum(r["errors"] for r in rows) + report.get("soak", {}).get("errors", 0)
+    if "burst" in report:
+        errors += sum(n for status, n in report["burst"]["statuses"].items() if status != "200")
     if "hostile" in report:
         h = report["hostile"]
         errors += h["load"]["errors"] + h["server_5xx"] + h["client_5xx"]
