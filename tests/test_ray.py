@@ -74,16 +74,17 @@ def same_bytes(a: Path, b: Path) -> None:
 def test_embed_dataset_equals_single_process_elmo(local_ray):
     texts = sentences(10, seed=0) + ["Raw text, tokenized: don't panic!"]
     ds = ray.data.from_items([{"text": t, "id": i} for i, t in enumerate(texts)])
-    ds = embed_dataset(ds, model=MODEL, output_column="sentence", batch_size=4, concurrency=1)
+    ds = embed_dataset(ds, model=MODEL, output_column="sentence", batch_size=4, concurrency=1,
+                       tokenize="elmokit")
     ds = embed_dataset(ds, model=MODEL, output="tokens", layer="top", output_column="tokens",
-                       batch_size=3, concurrency=1)
+                       batch_size=3, concurrency=1, tokenize="elmokit")
     rows = sorted(ds.take_all(), key=lambda row: row["id"])
     elmo = Elmo.load(MODEL)
-    expected = elmo.sentence_vectors(texts, max_tokens=None)  # layer average, mean pooling
+    expected = elmo.sentence_vectors(texts, max_tokens=None, tokenize="elmokit")  # average, mean
     assert [row["text"] for row in rows] == texts
     np.testing.assert_allclose(np.stack([r["sentence"] for r in rows]), expected, atol=1e-5)
     for text, row in zip(texts, rows, strict=True):
-        top = elmo.embed_sentence(text)[-1]  # (n, D); raw strings go through the tokenizer
+        top = elmo.embed_sentence(text, tokenize="elmokit")[-1]  # (n, D)
         assert row["tokens"].shape == top.shape
         np.testing.assert_allclose(row["tokens"], top, atol=1e-5)
 

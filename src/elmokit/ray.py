@@ -50,6 +50,7 @@ from elmokit.layers import (
     pool_tokens,
     select_output,
 )
+from elmokit.tokenize import DEFAULT_TOKENIZE, check_tokenize
 
 if TYPE_CHECKING:
     import ray.data
@@ -93,9 +94,9 @@ class ElmoBatchEmbedder:
 
     The model is loaded once per actor (``Elmo.load(model, mode=mode)``, stateless) and torch
     uses ``torch_threads`` threads (default: the CPUs Ray assigned to the actor). Each call
-    reads ``batch[text_column]`` (raw strings, tokenized by :func:`elmokit.tokenize.tokenize`,
-    or with ``pretokenized=True`` split on whitespace like ``elmokit embed``; or token lists)
-    and adds ``output_column``: ``output="sentence"``: (B, D) float32, ``pool`` over each
+    reads ``batch[text_column]`` (strings, split by ``tokenize``: ``"whitespace"`` (default,
+    like ``elmokit embed``) or ``"elmokit"`` (raw text, :func:`elmokit.tokenize.tokenize`); or
+    token lists) and adds ``output_column``: ``output="sentence"``: (B, D) float32, ``pool`` over each
     sentence's tokens of the ``layer`` choice (see :mod:`elmokit.layers`; "concat": L * D);
     ``output="tokens"``: one (n_i, D) array per row, or (L, n_i, D) with ``layer="all"``.
     """
@@ -111,7 +112,7 @@ class ElmoBatchEmbedder:
         output: str = "sentence",
         text_column: str = "text",
         output_column: str = "embedding",
-        pretokenized: bool = False,
+        tokenize: str = DEFAULT_TOKENIZE,
         batch_size: int = 64,
         device: str | None = None,
     ) -> None:
@@ -130,7 +131,7 @@ class ElmoBatchEmbedder:
             layer_weights(layer, self.elmo.num_layers)  # a bad choice fails here, once
         self.layer, self.pooling = layer, check_pooling(pooling)
         self.output, self.text_column, self.output_column = output, text_column, output_column
-        self.pretokenized, self.batch_size = pretokenized, batch_size
+        self.tokenize, self.batch_size = check_tokenize(tokenize), batch_size
 
     def embed_layers(self, texts: Sequence[Any]) -> list[np.ndarray]:
         """Texts (or token lists) -> one float32 (L, n_i, D) per text, in input order.
@@ -142,11 +143,9 @@ class ElmoBatchEmbedder:
         engine = getattr(self.elmo, "engine", None)
         if engine is not None:
             engine.cache.clear()  # else a word's char-CNN vector depends on earlier batches
-        tokens = [
-            str(t).split() if self.pretokenized and isinstance(t, (str, np.str_))
-            else as_tokens(t, f"{self.text_column} row {i}")
-            for i, t in enumerate(texts)
-        ]
+        tokens = [as_tokens(str(t) if isinstance(t, np.str_) else t,
+                            f"{self.text_column} row {i}", self.tokenize)
+                  for i, t in enumerate(texts)]
         window = max(1, math.ceil(len(tokens) / self.batch_size))
         return list(self.elmo.embed_sentences(tokens, self.batch_size, bucket_batches=window))
 
@@ -187,7 +186,7 @@ def embed_dataset(
     pooling: str = "mean",
     mode: str = "exact",
     torch_threads: int | None = None,
-    pretokenized: bool = False,
+    tokenize: str = DEFAULT_TOKENIZE,
 ) -> ray.data.Dataset:
     """A Ray Dataset with a ``text_column`` -> the same rows plus ``output_column`` (lazy).
 
@@ -195,7 +194,7 @@ def embed_dataset(
     tokens); ``"tokens"``: (n, D) per row ((L, n, D) with ``layer="all"``). ``concurrency``
     actors (an int, or (min, max) to autoscale; default: as many as the CPUs allow), each with
     ``num_cpus`` CPUs (torch threads, unless ``torch_threads``) and ``num_gpus`` GPUs, embed
-    ``batch_size`` rows per call.
+    ``batch_size`` rows per call. Strings are split by ``tokenize`` ("whitespace" or "elmokit").
     """
     import ray.data
 
@@ -213,7 +212,7 @@ def embed_dataset(
             "model": None if model is None else str(model), "layer": layer,
             "pooling": pooling, "mode": mode, "torch_threads": torch_threads,
             "output": output, "text_column": text_column, "output_column": output_column,
-            "pretokenized": pretokenized,
+            "tokenize": tokenize,
         },
         batch_size=batch_size,
         batch_format="numpy",
@@ -436,7 +435,7 @@ class ShardChunkEmbedder:
         self.embedder = ElmoBatchEmbedder(
             model, layer="average" if sentence else output_format, pooling="mean", mode=mode,
             torch_threads=torch_threads, output="sentence" if sentence else "tokens",
-            pretokenized=True, batch_size=batch_size)
+            tokenize="whitespace", batch_size=batch_size)
         self.text_column = text_column
         self.pid = os.getpid()
 
