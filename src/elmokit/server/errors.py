@@ -1,8 +1,6 @@
 """The service's one error shape, ``{"error": {"code", "message", "details"?}}``, and the
-exception handlers that produce it.
-
->>> error_response(415, "unsupported_media_type", "the body must be application/json")
-<starlette.responses.JSONResponse object at ...>
+exception handlers that produce it: a route raises ``ApiError(415, "unsupported_media_type",
+"the body must be application/json")`` and the client gets that status and body.
 """
 
 from __future__ import annotations

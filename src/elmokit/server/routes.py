@@ -129,20 +129,7 @@ async def embed(
         req = await read_embed_request(request)
         sentences = await checked_sentences(req, runtime, settings, npy)
     # No await between leaving `incoming` and the enqueue at the start of `submit`.
-    retry = {"Retry-After": str(settings.retry_after_s)}
-    try:
-        layers = await runtime.batcher.submit(
-            sentences, timeout=settings.request_timeout_s, hang_up=lambda: client_gone(request)
-        )
-    except QueueFullError as exc:
-        raise ApiError(503, "overloaded", f"server busy: {exc}; retry later",
-                       headers=retry) from None  # fmt: skip
-    except NotRunningError as exc:
-        raise ApiError(503, "unavailable", str(exc), headers=retry) from None
-    except RequestTimeoutError as exc:
-        raise ApiError(504, "timeout", str(exc)) from None
-    except ClientGoneError:
-        raise ClientGone("waiting") from None
+    layers = await _run_in_batch(request, runtime, sentences)
     with np.errstate(over="ignore", invalid="ignore"):  # huge weights: checked just below
         arrays = [format_one(a, req.output, req.weights) for a in layers]
     if req.weights is not None and not all(np.isfinite(a).all() for a in arrays):
@@ -159,6 +146,28 @@ async def embed(
     else:
         content = json_body(payload, arrays)
     return Response(content, media_type="application/json")
+
+
+async def _run_in_batch(
+    request: Request, runtime: Runtime, sentences: list[list[str]]
+) -> list[np.ndarray]:
+    """The batcher's answer for ``sentences``, its refusals as API errors; a client that hangs
+    up meanwhile is :class:`ClientGone` (and its request dropped)."""
+    settings = request.app.state.settings
+    retry = {"Retry-After": str(settings.retry_after_s)}
+    try:
+        return await runtime.batcher.submit(
+            sentences, timeout=settings.request_timeout_s, hang_up=lambda: client_gone(request)
+        )
+    except QueueFullError as exc:
+        raise ApiError(503, "overloaded", f"server busy: {exc}; retry later",
+                       headers=retry) from None  # fmt: skip
+    except NotRunningError as exc:
+        raise ApiError(503, "unavailable", str(exc), headers=retry) from None
+    except RequestTimeoutError as exc:
+        raise ApiError(504, "timeout", str(exc)) from None
+    except ClientGoneError:
+        raise ClientGone("waiting") from None
 
 
 # ---------------------------------------------------------------------- docs
