@@ -593,33 +593,39 @@ class CorpusSummary:
 
 
 class _Progress:
-    """Sentences/s, tokens/s and ETA over all workers, one line every ``every`` seconds."""
+    """Sentences/s, tokens/s and ETA over all workers, one line every ``every`` seconds.
+
+    Rates count from the first chunk's arrival (actor start and model load excluded), so the
+    ETA does not carry the start-up time forward."""
 
     def __init__(self, sentences: int, tokens: int, enabled: bool, every: float = 2.0):
         self.total_sentences, self.total_tokens = sentences, tokens
         self.sentences = self.tokens = 0
         self.enabled, self.every = enabled, every
-        self.start = self._last = time.perf_counter()
+        self._last = time.perf_counter()
+        self._first: tuple[float, int, int] | None = None  # (time, sentences, tokens) then
 
     def update(self, sentences: int, tokens: int) -> None:
+        now = time.perf_counter()
+        if self._first is None:
+            self._first = (now, sentences, tokens)
         self.sentences += sentences
         self.tokens += tokens
-        now = time.perf_counter()
         if self.enabled and (now - self._last >= self.every or self.tokens == self.total_tokens):
             self._last = now
             print(self.line(now), file=sys.stderr, flush=True)
 
     def line(self, now: float) -> str:
-        seconds = max(now - self.start, 1e-9)
-        tokens_s = self.tokens / seconds
-        left = (self.total_tokens - self.tokens) / tokens_s if tokens_s > 0 else float("inf")
+        since, first_sentences, first_tokens = self._first or (now, 0, 0)
+        seconds = now - since
+        sentences_s = (self.sentences - first_sentences) / seconds if seconds > 0 else 0.0
+        tokens_s = (self.tokens - first_tokens) / seconds if seconds > 0 else 0.0
         eta = "?"
-        if math.isfinite(left):
-            minutes, secs = divmod(int(left), 60)
+        if tokens_s > 0:
+            minutes, secs = divmod(int((self.total_tokens - self.tokens) / tokens_s), 60)
             eta = f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
         return (f"embed-corpus: {self.sentences:,}/{self.total_sentences:,} sentences, "
-                f"{self.sentences / seconds:,.0f} sentences/s, {tokens_s:,.0f} tokens/s, "
-                f"ETA {eta}")
+                f"{sentences_s:,.0f} sentences/s, {tokens_s:,.0f} tokens/s, ETA {eta}")
 
 
 def _settings(identity: dict[str, str], output_format: str, mode: str, shard_lines: int,
