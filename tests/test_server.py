@@ -109,6 +109,17 @@ def test_docs_pages_need_no_cdn(client: TestClient, page: str, asset: str) -> No
         assert_error(client.get(f"/docs/assets/{name}"), 404)
 
 
+def test_without_the_docs_files_there_are_no_docs_pages(
+    tiny_elmo: Elmo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No fastapi-offline: /docs is absent (404), never a page that needs a CDN."""
+    monkeypatch.setattr("elmokit.server.app.docs_assets", lambda: None)
+    with TestClient(create_app(ServerSettings(), elmo=tiny_elmo)) as c:
+        for path in ("/docs", "/redoc", "/docs/assets/swagger-ui.css"):
+            assert_error(c.get(path), 404, "not_found")
+        assert c.get("/openapi.json").status_code == 200
+
+
 # ---------------------------------------------------------------------- embedding
 SENTENCES = [["The", "cell", "divides", "."], ["Mice", "run"]]
 
