@@ -184,24 +184,18 @@ def read_sentences(paths: Iterable[str | os.PathLike], max_sentences: int | None
 
     ``contains``: keep only lines with one of these words (lowercased). Lines longer than
     ``max_tokens`` are skipped (keeps ELMo fast; corpora are one sentence per line)."""
+    from elmokit.vectors import read_corpus
+
     out: list[list[str]] = []
     wanted = {w.lower() for w in contains} if contains else None
-    for path in paths:
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(f"{path}: no such corpus file")
-        with path.open(encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if wanted is not None and not any(w in line.lower() for w in wanted):
-                    continue
-                tokens = line.split()
-                if not tokens or len(tokens) > max_tokens:
-                    continue
-                if wanted is not None and not any(t.lower() in wanted for t in tokens):
-                    continue
-                out.append(tokens)
-                if max_sentences is not None and len(out) >= max_sentences:
-                    return out
+    for tokens in read_corpus(list(paths)):
+        if not tokens or len(tokens) > max_tokens:
+            continue
+        if wanted is not None and not any(t.lower() in wanted for t in tokens):
+            continue
+        out.append(tokens)
+        if max_sentences is not None and len(out) >= max_sentences:
+            break
     return out
 
 

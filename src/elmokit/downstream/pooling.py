@@ -57,23 +57,10 @@ def truncate(sentence: Sentence, max_tokens: int | None) -> list[str]:
     return truncate_tokens(sentence, max_tokens)
 
 
-def sentence_vectors(
-    elmo: Elmo,
-    sentences: Iterable[Sentence],
-    layer: LayerSpec = "average",
-    pooling: str = "mean",
-    batch_size: int = 32,
-    max_tokens: int | None = 128,
-    progress: bool = False,
-    cache: bool = False,
-) -> np.ndarray:
-    """Sentences -> float32 (N, D) (``"concat"``: (N, L * D)); :meth:`Elmo.sentence_vectors`.
-
-    ``cache=True`` keeps each text's per-layer token means on ``elmo`` itself, so other
-    ``layer`` choices on the same texts do not run the biLM again.
-    """
-    return elmo.sentence_vectors(sentences, layer, pooling, batch_size, max_tokens,
-                                 progress=progress, cache=cache)
+def sentence_vectors(elmo: Elmo, sentences: Iterable[Sentence], *args, **kwargs) -> np.ndarray:
+    """Sentences -> float32 (N, D): :meth:`Elmo.sentence_vectors` (same arguments), kept for
+    callers of the function form."""
+    return elmo.sentence_vectors(sentences, *args, **kwargs)
 
 
 def token_vectors(
