@@ -71,6 +71,13 @@ def main() -> None:
     parser.add_argument("--pos-test", type=int, default=400)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument("--offset-tokens", type=int, default=0,
+                        help="add to the tokens of these runs (a run initialised from another "
+                             "run's checkpoint: the tokens that one had seen)")
+    parser.add_argument("--merge", type=Path, nargs="*", default=[],
+                        help="rows of earlier runs of this script (--json files) to put in the "
+                             "plot with these")
+    parser.add_argument("--plot", type=Path, help="write a PNG: tokens vs perplexity and POS")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     paths = []
@@ -95,6 +102,8 @@ def main() -> None:
             elmo = Elmo.load(tmp)
             pos = pos_probe(elmo, train_sents, test_sents, {})
         avg = next(r for r in pos if r["features"] == "elmo average")
+        if tokens is not None:
+            tokens += args.offset_tokens
         row = {"run": str(path), "tokens": tokens, "hours": elapsed and elapsed / 3600,
                "valid_ppl": ppl["mean"], "fwd_ppl": ppl["forward"], "bwd_ppl": ppl["backward"],
                "pos_average": avg["accuracy"], "pos_unseen": avg["unseen_accuracy"],
@@ -107,6 +116,32 @@ def main() -> None:
               f"{row['pos_unseen']:7.4f}   ({time.perf_counter() - start:.0f} s)", flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    if args.plot:
+        for extra in args.merge:
+            rows += json.loads(extra.read_text())
+        plot(rows, args.plot)
+
+
+def plot(rows: list[dict], png: Path) -> None:
+    """Tokens seen (x) vs validation perplexity (left) and POS probe accuracy (right)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = sorted((r for r in rows if r["tokens"]), key=lambda r: r["tokens"])
+    x = [r["tokens"] / 1e6 for r in rows]
+    fig, left = plt.subplots(figsize=(7, 4))
+    left.plot(x, [r["valid_ppl"] for r in rows], "o-", color="tab:blue")
+    left.set_xlabel("training tokens seen (millions)")
+    left.set_ylabel("validation perplexity (mean fwd/bwd)", color="tab:blue")
+    right = left.twinx()
+    right.plot(x, [r["pos_average"] for r in rows], "s--", color="tab:orange")
+    right.set_ylabel("Brown POS probe accuracy (layer average)", color="tab:orange")
+    left.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
     sys.stdout.flush()
 
 
