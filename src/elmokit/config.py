@@ -236,7 +236,9 @@ class ElmoConfig:
         return cls.from_options(options, where=str(path))
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_options(), indent=2) + "\n", encoding="utf-8")
+        from elmokit.fileio import write_text_atomic
+
+        write_text_atomic(path, json.dumps(self.to_options(), indent=2) + "\n")
 
     @classmethod
     def create(

@@ -101,3 +101,9 @@ def atomic_write(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path
         if isinstance(exc, OSError):
             raise _write_error(target, exc) from None
         raise
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """``Path(path).write_text(text)`` through :func:`atomic_write` (UTF-8)."""
+    with atomic_write(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")

@@ -10,7 +10,7 @@ import torch
 
 from elmokit.config import ElmoConfig
 from elmokit.errors import InputError, WeightFileError
-from elmokit.fileio import atomic_write
+from elmokit.fileio import atomic_write, write_text_atomic
 from elmokit.training.model import LanguageModel
 from elmokit.training.vocab import Vocabulary
 
@@ -58,7 +58,7 @@ def save_softmax(lm: LanguageModel, path: Path, dtype: str = "float32") -> None:
     import h5py
 
     options = {"compression": "gzip", "compression_opts": 9} if dtype != "float32" else {}
-    with h5py.File(path, "w") as out:
+    with atomic_write(path) as tmp, h5py.File(tmp, "w") as out:
         for key, param in (("softmax/W", lm.softmax_w), ("softmax/b", lm.softmax_b)):
             array = param.detach().float().cpu().numpy().astype(dtype)
             out.create_dataset(key, data=array, **options)
@@ -152,5 +152,5 @@ def export_model(lm: LanguageModel, vocab: Vocabulary, out_dir: str | Path,
         lines.append(f"- {key}: {value}")
     lines += ["", "## Intended use, data, limitations", "", "TODO: describe the training corpus,",
               "evaluation results and known limitations.", ""]  # fmt: skip
-    (out / "README.md").write_text("\n".join(lines), encoding="utf-8")
+    write_text_atomic(out / "README.md", "\n".join(lines))
     return out

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from elmokit.errors import InputError
+from elmokit.fileio import write_text_atomic
 from elmokit.tokenize import tokenize
 
 BOS, EOS, UNK = "<S>", "</S>", "<UNK>"
@@ -110,7 +111,7 @@ class Vocabulary:
         return cls(tokens, where=str(path))
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text("".join(t + "\n" for t in self.tokens), encoding="utf-8")
+        write_text_atomic(path, "".join(t + "\n" for t in self.tokens))
 
 
 def count_words(files: list[Path], tokenizer: str = "whitespace") -> Counter:
