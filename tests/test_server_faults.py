@@ -303,3 +303,23 @@ def test_a_hang_up_while_waiting_drops_the_request(
         statuses = live.statuses()
         assert statuses.get("499") == 1 and not any(s.startswith("5") for s in statuses)
     assert server_errors(caplog) == []
+
+
+def test_a_cancelled_request_is_a_disconnect_not_a_server_error():
+    """uvicorn cancels a request's task when its connection is gone (client close, read or
+    write timeout): /metrics must not count that as a 500 (the hostile load mix saw 287)."""
+    import asyncio
+
+    from elmokit.server.metrics import Metrics
+    from elmokit.server.middleware import MetricsMiddleware
+
+    async def cancelled_app(scope, receive, send):
+        raise asyncio.CancelledError
+
+    metrics = Metrics()
+    middleware = MetricsMiddleware(cancelled_app, metrics)
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(middleware({"type": "http", "method": "POST", "path": "/v1/embed"}, None, None))
+    text = metrics.render()[0].decode()
+    assert 'elmokit_client_disconnects_total{stage="cancelled"} 1.0' in text
+    assert 'status="500"' not in text and 'status="499"' in text

@@ -133,7 +133,8 @@ class Metrics:
         self.latency.labels(label).observe(seconds)
 
     def observe_disconnect(self, method: str, path: str, stage: str, seconds: float) -> None:
-        """Record a request whose client hung up at ``stage`` ("body" or "waiting")."""
+        """Record a request whose client hung up at ``stage`` ("body", "waiting", or "cancelled":
+        the connection was gone before an answer started)."""
         self.disconnects.labels(stage).inc()
         self.observe_request(method, path, CLIENT_CLOSED, seconds)
 

@@ -105,6 +105,14 @@ class MetricsMiddleware:
                 scope["method"], scope["path"], stage, time.perf_counter() - started
             )
             return
+        except asyncio.CancelledError:
+            # uvicorn cancels a request's task when its connection is gone (the client closed
+            # it, or the protocol's read/write timeout did): not a server error
+            if status == 500:  # no answer started
+                self.metrics.observe_disconnect(
+                    scope["method"], scope["path"], "cancelled", time.perf_counter() - started
+                )
+            raise
         except BaseException:
             self.metrics.observe_request(
                 scope["method"], scope["path"], status, time.perf_counter() - started
