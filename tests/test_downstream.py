@@ -227,3 +227,16 @@ def test_data_readers(tmp_path):
     bad.write_text('{"tokens": ["a"], "tags": []}\n')
     with pytest.raises(InputError, match="bad.jsonl line 1: 1 tokens but 0 tags"):
         list(read_brown(bad))
+
+
+def test_elmo_vectorizer_follows_the_tokenization_rule(tiny_elmo):
+    from elmokit.downstream.sklearn import ElmoVectorizer
+
+    texts = ["Don't panic, it's 3.5 km!"]
+    raw = ElmoVectorizer(tiny_elmo, tokenize="elmokit", cache=False).fit_transform(texts)
+    split = ElmoVectorizer(tiny_elmo, cache=False).fit_transform(texts)  # whitespace default
+    np.testing.assert_allclose(raw, tiny_elmo.sentence_vectors(texts, tokenize="elmokit"),
+                               rtol=1e-5, atol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(split, tiny_elmo.sentence_vectors(texts), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(raw, split)  # "Do n't panic , ..." vs "Don't panic, ..."
+    assert ElmoVectorizer(tokenize="elmokit").get_params()["tokenize"] == "elmokit"

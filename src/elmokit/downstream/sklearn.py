@@ -28,6 +28,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from elmokit.downstream.models import load_model
 from elmokit.downstream.models import load_model as shared_model  # noqa: F401  (old name)
 from elmokit.layers import LayerSpec
+from elmokit.tokenize import DEFAULT_TOKENIZE
 
 
 def _texts(X: Any) -> list[Any]:
@@ -84,7 +85,8 @@ class ElmoVectorizer(_TextTransformer):
     ``layer`` (index | "average" | "top" | "concat" | L plain mixing weights, applied as
     given: :mod:`elmokit.layers`), ``pooling`` (mean | max | first | last), ``max_tokens`` (cut
     longer texts), ``batch_size``, ``cache`` (keep per-layer means of texts seen, on the model,
-    so other layers / folds are free). Stateless: ``fit`` only records ``n_features_out_``.
+    so other layers / folds are free), ``tokenize`` (how a text becomes tokens: "whitespace" or
+    "elmokit", :mod:`elmokit.tokenize`). Stateless: ``fit`` only records ``n_features_out_``.
     """
 
     def __init__(
@@ -95,9 +97,11 @@ class ElmoVectorizer(_TextTransformer):
         max_tokens: int | None = 128,
         batch_size: int = 32,
         cache: bool = True,
+        tokenize: str = DEFAULT_TOKENIZE,
     ) -> None:
         self.model = model
         self.cache = cache
+        self.tokenize = tokenize
         self.layer = layer
         self.pooling = pooling
         self.max_tokens = max_tokens
@@ -124,7 +128,7 @@ class ElmoVectorizer(_TextTransformer):
         """Texts (N,) -> float32 (N, D)."""
         return self._elmo().sentence_vectors(
             _texts(X), self.layer, self.pooling, self.batch_size, self.max_tokens,
-            cache=self.cache,
+            cache=self.cache, tokenize=self.tokenize,
         )
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
