@@ -100,3 +100,16 @@ def test_neighbors_cli(tmp_path):
     res = CliRunner().invoke(main, ["neighbors", "cell", "--corpus", str(tmp_path / "none.txt"),
                                     "--model", str(TINY_DIR)])
     assert res.exit_code == 1 and "no such corpus file" in res.output
+
+
+def test_neighbors_shows_a_progress_bar_unless_quiet(tiny_elmo, capsys):
+    from elmokit.downstream.neighbors import ContextIndex
+
+    sentences = [["the", "cell", "divides"], ["a", "prison", "cell"]] * 3
+    ContextIndex.build(tiny_elmo, sentences, {"cell"}, progress=True)
+    assert "indexing" in capsys.readouterr().err  # tqdm on stderr
+    ContextIndex.build(tiny_elmo, sentences, {"cell"}, progress=False)
+    assert capsys.readouterr().err == ""
+    result = CliRunner().invoke(main, ["neighbors", "cell", "--model", "allennlp-tiny",
+                                       "--quiet", "-s", "the cell divides"])  # fmt: skip
+    assert result.exit_code == 0, result.output

@@ -99,8 +99,9 @@ def classify(train, test, text_col, label_col, features, classifier, model, glov
 @click.option("--word-vectors", type=click.Path(dir_okay=False), default=None,
               help="With --words: pooled vectors written by 'elmokit vectors --corpus' (same "
               "--layer) instead of pooling the corpus here.")
+@_quiet
 def neighbors(word, sentences, corpus, k, layer, max_sentences, vocab_size, model, words,
-              word_vectors):
+              word_vectors, quiet):
     """Nearest occurrences of WORD in other sentences (word senses), and the nearest
     vocabulary words by ELMo's character layer (works for misspelled / unknown words)."""
     import warnings
@@ -111,7 +112,7 @@ def neighbors(word, sentences, corpus, k, layer, max_sentences, vocab_size, mode
         warnings.simplefilter("always")
         report = find_neighbors(word, sentences, corpus, k, layer, max_sentences, vocab_size,
                                 model, words=words or word_vectors is not None,
-                                word_vectors=word_vectors)
+                                word_vectors=word_vectors, progress=_progress(quiet))
     for warning in caught:  # e.g. no --corpus: what was searched instead (one line each)
         _echo_err(f"warning: {warning.message}")
     click.echo(str(report))

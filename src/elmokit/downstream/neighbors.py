@@ -104,9 +104,13 @@ class ContextIndex:
         layer: LayerSpec = "top",
         batch_size: int = 32,
         lowercase: bool = True,
+        progress: bool | None = None,
     ) -> ContextIndex:
         """Embed ``sentences`` and index every token (or only tokens in ``words``, compared
-        lowercased when ``lowercase``). Sentences without such a token are skipped."""
+        lowercased when ``lowercase``). Sentences without such a token are skipped.
+        ``progress``: a bar of sentences read (None: on a terminal)."""
+        from elmokit.progress import progress_bar
+
         self = cls(elmo, layer)
         wanted = None if words is None else {w.lower() if lowercase else w for w in words}
         vectors: list[np.ndarray] = []
@@ -124,7 +128,8 @@ class ContextIndex:
                         vectors.append(vecs[pos])
             chunk.clear()
 
-        for sentence in sentences:
+        for sentence in progress_bar(sentences, progress=progress, desc="indexing",
+                                     unit="sentence"):  # fmt: skip
             tokens = as_tokens(sentence)
             if not tokens:
                 continue
@@ -297,6 +302,7 @@ def find_neighbors(
     model: Any = None,
     words: bool = False,
     word_vectors: Any = None,
+    progress: bool | None = None,
 ) -> NeighborsReport:
     """Nearest occurrences of ``word`` in other sentences (its senses), and its nearest
     vocabulary words by the character layer (``vocab_size=0`` skips those).
@@ -334,7 +340,7 @@ def find_neighbors(
     if not sentences:
         sentences = [senses[0] for senses in SENSES[word].values()] if word in SENSES else [word]
     spec = parse_layer(layer) if isinstance(layer, str) else layer
-    index = ContextIndex.build(elmo, indexed, {word}, spec)
+    index = ContextIndex.build(elmo, indexed, {word}, spec, progress=progress)
     queries = [(s, index.query(s, word, k) if len(index) else []) for s in sentences]
     report = NeighborsReport(word, elmo.name, str(layer),
                              "corpus" if corpus else "built-in sense sentences", len(index),
