@@ -29,3 +29,17 @@ def small_config() -> ElmoConfig:
         filters=[(1, 8), (2, 8), (3, 16)], n_highway=2, embedding_dim=8, lstm_dim=32,
         projection_dim=12,
     )  # fmt: skip
+
+
+@pytest.fixture
+def model_cache(tmp_path, monkeypatch):
+    """An empty model cache (``ELMOKIT_CACHE``), downloads allowed, and the known-model table
+    restored afterwards (tests register local-server models in it)."""
+    from elmokit import hub
+
+    monkeypatch.setenv("ELMOKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("ELMOKIT_OFFLINE", raising=False)
+    saved = dict(hub.KNOWN_MODELS)
+    yield tmp_path / "cache"
+    hub.KNOWN_MODELS.clear()
+    hub.KNOWN_MODELS.update(saved)

@@ -205,16 +205,6 @@ def server():
     served.close()
 
 
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("ELMOKIT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("ELMOKIT_OFFLINE", raising=False)
-    saved = dict(hub.KNOWN_MODELS)
-    yield tmp_path / "cache"
-    hub.KNOWN_MODELS.clear()
-    hub.KNOWN_MODELS.update(saved)
-
-
 def _register(server, name="remote", weights_sha256=None):
     hub.register_model(name, hub.RemoteModel(f"{server.url}/options.json",
                                              f"{server.url}/weights.hdf5",
@@ -227,42 +217,42 @@ def _same_as_tiny(elmo):
     np.testing.assert_array_equal(elmo.embed_sentence(["hi"]), reference.embed_sentence(["hi"]))
 
 
-def test_truncated_download_without_length_is_never_cached(server, cache):
+def test_truncated_download_without_length_is_never_cached(server, model_cache):
     name = _register(server)
     server.plan["weights.hdf5"] = ["truncate"]
     with pytest.raises(ModelNotFoundError,
                        match=r"download of .*/weights.hdf5: not a readable HDF5 weight file"):
         Elmo.load(name)
-    assert sorted(p.name for p in (cache / name).iterdir()) == ["download.json", "options.json"]
+    assert sorted(p.name for p in (model_cache / name).iterdir()) == ["download.json", "options.json"]
     _same_as_tiny(Elmo.load(name))  # the next load fetches it again, whole
-    assert (cache / name / "weights.hdf5").read_bytes() == TINY_WEIGHTS.read_bytes()
+    assert (model_cache / name / "weights.hdf5").read_bytes() == TINY_WEIGHTS.read_bytes()
 
 
-def test_lying_length_is_resumed_with_range(server, cache):
+def test_lying_length_is_resumed_with_range(server, model_cache):
     name = _register(server)
     server.plan["weights.hdf5"] = ["lie"]
     _same_as_tiny(Elmo.load(name))
     half = len(TINY_WEIGHTS.read_bytes()) // 2
     assert ("weights.hdf5", f"bytes={half}-") in server.requests
-    assert (cache / name / "weights.hdf5").read_bytes() == TINY_WEIGHTS.read_bytes()
+    assert (model_cache / name / "weights.hdf5").read_bytes() == TINY_WEIGHTS.read_bytes()
 
 
-def test_lying_length_that_never_completes_is_an_error(server, cache):
+def test_lying_length_that_never_completes_is_an_error(server, model_cache):
     name = _register(server)
     server.plan["weights.hdf5"] = ["lie"] * hub.DOWNLOAD_TRIES
     server.files["weights.hdf5"] = server.files["weights.hdf5"]
     # "lie" ignores Range: every try restarts and stops half-way
     with pytest.raises(ModelNotFoundError, match=r"failed after 4 tries: (connection lost|inc)"):
         Elmo.load(name)
-    assert not (cache / name / "weights.hdf5").exists()
+    assert not (model_cache / name / "weights.hdf5").exists()
 
 
-def test_corrupt_download_is_rejected(server, cache):
+def test_corrupt_download_is_rejected(server, model_cache):
     name = _register(server)
     server.plan["weights.hdf5"] = ["corrupt"]
     with pytest.raises(ModelNotFoundError, match="not a readable HDF5 weight file"):
         Elmo.load(name)
-    assert not list((cache / name).glob("weights.hdf5*"))
+    assert not list((model_cache / name).glob("weights.hdf5*"))
     # with a published checksum, a change anywhere (here in the data) is caught
     data = bytearray(TINY_WEIGHTS.read_bytes())
     data[-100] ^= 0xFF
@@ -273,12 +263,12 @@ def test_corrupt_download_is_rejected(server, cache):
         Elmo.load(name)
 
 
-def test_corrupted_or_partial_cache_entry_is_refetched(server, cache):
+def test_corrupted_or_partial_cache_entry_is_refetched(server, model_cache):
     name = _register(server)
     Elmo.load(name)
-    record = json.loads((cache / name / "download.json").read_text())
+    record = json.loads((model_cache / name / "download.json").read_text())
     assert record["weights.hdf5"]["sha256"] == hashlib.sha256(TINY_WEIGHTS.read_bytes()).hexdigest()
-    weights = cache / name / "weights.hdf5"
+    weights = model_cache / name / "weights.hdf5"
     data = bytearray(weights.read_bytes())
     data[-100] ^= 0xFF  # a bit flip in the data: still opens, the recorded sha256 catches it
     weights.write_bytes(bytes(data))
@@ -288,13 +278,13 @@ def test_corrupted_or_partial_cache_entry_is_refetched(server, cache):
     # a partial download (.part) from an interrupted run is resumed, not restarted
     weights.unlink()
     half = len(TINY_WEIGHTS.read_bytes()) // 2
-    (cache / name / "weights.hdf5.part").write_bytes(TINY_WEIGHTS.read_bytes()[:half])
+    (model_cache / name / "weights.hdf5.part").write_bytes(TINY_WEIGHTS.read_bytes()[:half])
     before = len(server.requests)
     _same_as_tiny(Elmo.load(name))
     assert server.requests[before:] == [("weights.hdf5", f"bytes={half}-")]
 
 
-def test_offline_error_names_urls_and_paths_and_leaves_no_folder(server, cache, monkeypatch):
+def test_offline_error_names_urls_and_paths_and_leaves_no_folder(server, model_cache, monkeypatch):
     name = _register(server)
     monkeypatch.setenv("ELMOKIT_OFFLINE", "1")
     with pytest.raises(ModelNotFoundError) as error:
@@ -302,21 +292,21 @@ def test_offline_error_names_urls_and_paths_and_leaves_no_folder(server, cache, 
     message = str(error.value)
     assert "ELMOKIT_OFFLINE=1" in message and "\n" not in message
     for file_name in ("options.json", "weights.hdf5"):
-        assert f"{server.url}/{file_name} as {cache / name / file_name}" in message
-    assert not cache.exists()
+        assert f"{server.url}/{file_name} as {model_cache / name / file_name}" in message
+    assert not model_cache.exists()
     # no network: the same instructions, no empty folder
     monkeypatch.delenv("ELMOKIT_OFFLINE")
     server.close()
     with pytest.raises(ModelNotFoundError, match=r"cannot download .*options.json.*by hand"):
         Elmo.load(name)
-    assert not (cache / name).exists()
+    assert not (model_cache / name).exists()
     # files placed by hand as told: verified, recorded, used offline
-    (cache / name).mkdir(parents=True)
-    (cache / name / "options.json").write_bytes(TINY_OPTIONS.read_bytes())
-    (cache / name / "weights.hdf5").write_bytes(TINY_WEIGHTS.read_bytes())
+    (model_cache / name).mkdir(parents=True)
+    (model_cache / name / "options.json").write_bytes(TINY_OPTIONS.read_bytes())
+    (model_cache / name / "weights.hdf5").write_bytes(TINY_WEIGHTS.read_bytes())
     monkeypatch.setenv("ELMOKIT_OFFLINE", "1")
     _same_as_tiny(Elmo.load(name))
-    assert set(json.loads((cache / name / "download.json").read_text())) == {
+    assert set(json.loads((model_cache / name / "download.json").read_text())) == {
         "options.json", "weights.hdf5"}
 
 

@@ -32,29 +32,19 @@ def http_root(tmp_path):
     server.shutdown()
 
 
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("ELMOKIT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("ELMOKIT_OFFLINE", raising=False)
-    saved = dict(hub.KNOWN_MODELS)
-    yield tmp_path / "cache"
-    hub.KNOWN_MODELS.clear()
-    hub.KNOWN_MODELS.update(saved)
-
-
 def _sha(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_download_checksum_and_cache(http_root, cache, monkeypatch):
+def test_download_checksum_and_cache(http_root, model_cache, monkeypatch):
     hub.register_model("remote-tiny", hub.RemoteModel(
         f"{http_root}/options.json", f"{http_root}/weights.hdf5",
         _sha(TINY_OPTIONS), _sha(TINY_WEIGHTS)))  # fmt: skip
     elmo = Elmo.load("remote-tiny")
-    assert (cache / "remote-tiny" / "weights.hdf5").read_bytes() == TINY_WEIGHTS.read_bytes()
+    assert (model_cache / "remote-tiny" / "weights.hdf5").read_bytes() == TINY_WEIGHTS.read_bytes()
     reference = Elmo.load("allennlp-tiny")
     np.testing.assert_array_equal(elmo.embed_sentence(["hi"]), reference.embed_sentence(["hi"]))
-    record = json.loads((cache / "remote-tiny" / "download.json").read_text())
+    record = json.loads((model_cache / "remote-tiny" / "download.json").read_text())
     assert record["weights.hdf5"] == {"url": f"{http_root}/weights.hdf5",
                                       "sha256": _sha(TINY_WEIGHTS),
                                       "bytes": TINY_WEIGHTS.stat().st_size}  # fmt: skip
@@ -63,24 +53,24 @@ def test_download_checksum_and_cache(http_root, cache, monkeypatch):
     assert Elmo.load("remote-tiny").dim == 32
 
 
-def test_bad_checksum_leaves_nothing(http_root, cache):
+def test_bad_checksum_leaves_nothing(http_root, model_cache):
     hub.register_model("bad-sum", hub.RemoteModel(
         f"{http_root}/options.json", f"{http_root}/weights.hdf5", None, "0" * 64))  # fmt: skip
     with pytest.raises(ModelNotFoundError, match="sha256 .* does not match"):
         Elmo.load("bad-sum")
     # the verified options file and its record stay; nothing of the weights
-    assert sorted(p.name for p in (cache / "bad-sum").iterdir()) == [
+    assert sorted(p.name for p in (model_cache / "bad-sum").iterdir()) == [
         "download.json", "options.json"]
 
 
-def test_missing_url_and_offline(http_root, cache, monkeypatch):
+def test_missing_url_and_offline(http_root, model_cache, monkeypatch):
     hub.register_model("gone", hub.RemoteModel(f"{http_root}/nope.json", f"{http_root}/x"))
     with pytest.raises(ModelNotFoundError, match=r"cannot download .*nope.json"):
         Elmo.load("gone")
     monkeypatch.setenv("ELMOKIT_OFFLINE", "1")
     with pytest.raises(ModelNotFoundError, match="not cached and ELMOKIT_OFFLINE=1"):
         Elmo.load("gone")
-    assert not (cache / "gone").exists()  # no empty cache folder
+    assert not (model_cache / "gone").exists()  # no empty cache folder
 
 
 def test_known_models_are_allennlp_urls():
