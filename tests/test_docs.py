@@ -8,8 +8,11 @@ preceded in the Markdown by an explicit ``<!-- skip-test: reason -->`` line.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -54,3 +57,26 @@ def test_code_blocks_run(doc, tmp_path, monkeypatch):
             pytest.fail(f"{doc.relative_to(ROOT)} line {line}: {type(exc).__name__}: {exc}")
     skips = [(line, skip) for line, _, skip in blocks if skip]
     assert len(skips) <= 2, f"{doc.name}: keep skips few: {skips}"
+
+
+_SH_BLOCK = re.compile(r"(?:<!--\s*skip-test:\s*(?P<skip>[^>]*?)\s*-->\s*\n)?```(?:sh|bash)\n(?P<code>.*?)```",
+                       re.DOTALL)
+
+
+@pytest.mark.slow
+def test_readme_shell_blocks_run(tmp_path):
+    """README's ```sh blocks run as written, top to bottom, with `elmokit` on PATH (what a
+    reader does after `make run`); a skipped one says why."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = [(text.count("\n", 0, m.start("code")) + 1, m.group("code"), m.group("skip"))
+              for m in _SH_BLOCK.finditer(text)]
+    runnable = [(line, code) for line, code, skip in blocks if not skip]
+    assert runnable, "README has no runnable shell block"
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "ELMOKIT_OFFLINE": "1"}
+    for line, code in runnable:
+        proc = subprocess.run(["bash", "-euo", "pipefail", "-c", code], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, f"README.md line {line}: rc {proc.returncode}\n{proc.stderr[-2000:]}"
+    assert (tmp_path / "out" / "mine.hdf5").stat().st_size > 0
