@@ -1,0 +1,48 @@
+#!/bin/sh
+# Export a training run's checkpoint as the bundled en-small and measure everything its model
+# card and the docs quote, in two lanes (2 cores). Needs `make corpus`, `make eval-data` and the
+# same-corpus word2vec (python scripts/train_word2vec.py data/corpus/train/*.txt --epochs 3
+# -o data/word2vec.txt). Stop the training run first (SIGINT saves).
+#
+#   sh scripts/release_eval.sh RUN_DIR [OFFSET_TOKENS]
+#
+# OFFSET_TOKENS: tokens the run's starting weights had seen (its --init-from), added in the
+# learning-curve rows. Writes out/release/*; paste the figures into
+# src/elmokit/models/en-small/MODEL.md, README.md (Models), docs/downstream.md, docs/interop.md.
+set -eu
+RUN="$1"
+OFFSET="${2:-0}"
+PY="${PY:-.venv/bin/python}"
+E="$PY -m elmokit.cli"
+OUT="out/release"
+MODEL_DIR="src/elmokit/models/en-small"
+mkdir -p "$OUT"
+
+$E export "$RUN/checkpoint.pt" "$OUT/export" --dtype float16
+cp "$OUT/export/weights.hdf5" "$OUT/export/softmax.hdf5" "$MODEL_DIR/"
+cmp "$OUT/export/vocab.txt" "$MODEL_DIR/vocab.txt"
+$PY -c "import torch, json; c = torch.load('$RUN/checkpoint.pt', map_location='cpu', weights_only=True); \
+print(json.dumps({'run_tokens': int(c['tokens']), 'offset_tokens': $OFFSET, \
+'total_tokens': int(c['tokens']) + $OFFSET, 'step': int(c['step'])}))" > "$OUT/tokens.json"
+cat "$OUT/tokens.json"
+
+# lane 1: the downstream tables (classify x2, evaluate with word2vec, examples)
+( OMP_NUM_THREADS=1 sh scripts/downstream_tables.sh en-small > "$OUT/lane1.log" 2>&1 ) &
+# lane 2: perplexity, fast mode on the probes, static word vectors, learning curve
+(
+  export OMP_NUM_THREADS=1
+  $E perplexity en-small --corpus data/corpus/valid.txt > "$OUT/perplexity_valid.json"
+  $E perplexity en-small --corpus data/corpus/test.txt > "$OUT/perplexity_test.json"
+  $PY benchmarks/probe_variants.py --model en-small --variants fast --json "$OUT/fast.json" \
+    > "$OUT/fast.md"
+  W2V=""; [ -f data/word2vec.txt ] && W2V="--word2vec data/word2vec.txt"
+  $PY benchmarks/word_vectors.py --model en-small --threads 1 $W2V > "$OUT/word_vectors.md"
+  # LC_ARGS: which checkpoints (default: the run and all its snapshots); e.g. the run folder
+  # and only the newer snapshot files, with --merge of an earlier --json for the rest
+  $PY benchmarks/learning_curve.py ${LC_ARGS:-"$RUN" --snapshots} --offset-tokens "$OFFSET" \
+    --threads 1 --json "$OUT/learning_curve.json" --plot "$OUT/learning_curve.png" \
+    > "$OUT/learning_curve.md"
+) > "$OUT/lane2.log" 2>&1 &
+wait
+cp -r out/downstream-tables "$OUT/"
+echo "wrote $OUT/: $(ls "$OUT" | tr '\n' ' ')"
