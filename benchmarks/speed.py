@@ -103,6 +103,25 @@ def reset_peak_rss() -> None:
         pass
 
 
+def single_sentence_latency(embed, sentences: list[list[str]], reps: int) -> dict:
+    """Batch-1 latency of ``embed([tokens])`` on ``reps`` distinct 20-token sentences (the
+    first 20 tokens of the file's sentences that have that many), after 3 warm-up calls."""
+    import numpy as np
+
+    long = [s[:20] for s in sentences if len(s) >= 20]
+    if not long:
+        return {}
+    for tokens in long[:3]:
+        embed([tokens])
+    times = []
+    for i in range(reps):
+        start = time.perf_counter()
+        embed([long[(3 + i) % len(long)]])
+        times.append(1000 * (time.perf_counter() - start))
+    return {"latency_ms_p50": float(np.percentile(times, 50)),
+            "latency_ms_p90": float(np.percentile(times, 90)), "latency_reps": reps}
+
+
 # ---------------------------------------------------------------------------- worker
 def worker(args) -> None:
     """One elmokit mode in this process; prints one JSON line."""
@@ -151,6 +170,8 @@ def worker(args) -> None:
     if elmo.engine is not None:
         result["cache_hit_rate"] = elmo.engine.cache.hit_rate
         result["kind"] = elmo.engine.kind  # what the LSTM ran in: fp32 / bf16 / int8
+    if args.latency:  # after the timed run: the word cache is warm, as in a running server
+        result.update(single_sentence_latency(elmo.embed_batch, sentences, args.latency))
     print(json.dumps(result))
 
 
@@ -186,6 +207,8 @@ def onnx_worker(args) -> None:
         tokens += sum(len(s) for s in batch)
     result.update(tokens=tokens, seconds=time.perf_counter() - start,
                   cpu_seconds=time.process_time() - cpu_start, peak_rss_mb=peak_rss_mb())
+    if args.latency:
+        result.update(single_sentence_latency(runner.embed_batch, sentences, args.latency))
     print(json.dumps(result))
 
 
@@ -278,6 +301,9 @@ def main() -> None:
     parser.add_argument("--simple-elmo-python",
                         default=os.environ.get("ELMOKIT_SIMPLE_ELMO_PYTHON"),
                         help="python of a venv with tensorflow-cpu, tf-keras, simple-elmo")
+    parser.add_argument("--latency", type=int, default=0, metavar="N",
+                        help="also time N single-sentence calls (batch 1, 20 tokens) per "
+                        "elmokit mode / onnx, after the timed run (warm word cache)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--baseline-src", type=Path,
                         help="a checkout of another elmokit version (e.g. a git worktree): each "
@@ -363,7 +389,8 @@ def main() -> None:
                                     str(model_dir), "--sentence-file", str(sentence_file),
                                     "--batch-size", str(args.batch_size), "--threads",
                                     str(args.threads), "--check", str(args.check),
-                                    "--bucket-batches", str(args.bucket_batches)], timeout=3600,
+                                    "--bucket-batches", str(args.bucket_batches),
+                                    "--latency", str(args.latency)], timeout=3600,
                                    env=env)
                 res.update(size=size, impl=name, gemm_fp32=fp32, gemm_bf16=bf16, load=load)
                 if "tokens" in res:
@@ -412,6 +439,13 @@ def print_table(rows: list[dict]) -> None:
             print(f"  {row['size']:<9}{row['impl']:<31}{row['rss_start_mb']:>6.0f} + "
                   f"{row['weights_mb']:>5.0f} -> {row['rss_loaded_mb']:>6.0f} / "
                   f"{row['peak_rss_mb']:>6.0f}")
+    latency = [r for r in rows if "latency_ms_p50" in r]
+    if latency:
+        print(f"single-sentence latency (batch 1, 20 tokens, {latency[0]['latency_reps']} distinct "
+              "sentences after the timed run, warm word cache), ms p50 / p90:")
+        for row in latency:
+            print(f"  {row['size']:<9}{row['impl']:<31}{row['latency_ms_p50']:>7.1f} / "
+                  f"{row['latency_ms_p90']:>7.1f}")
 
 
 if __name__ == "__main__":
