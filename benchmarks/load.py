@@ -547,6 +547,22 @@ async def hostile(args, url: str, pid: int | None, headers: dict[str, str]) -> d
     }
 
 
+def rss_by_fifth(samples: list) -> str:
+    """'0-60 s: 455, 60-120 s: 470, ...' from (seconds, rss, fds) samples: a plateau shows as
+    equal maxima in the later fifths."""
+    points = [(t, r) for t, r, _ in samples if r is not None]
+    if not points:
+        return "-"
+    end = max(t for t, _ in points) or 1.0
+    parts = []
+    for i in range(5):
+        lo, hi = end * i / 5, end * (i + 1) / 5
+        inside = [r for t, r in points if lo <= t <= hi]
+        if inside:
+            parts.append(f"{lo:.0f}-{hi:.0f} s: {max(inside):.0f}")
+    return ", ".join(parts)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     headers = {}
@@ -620,6 +636,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{h['rss_mib']['last']} MiB (peak {h['rss_mib']['max']}); open fds "
               f"{h['fds']['first']} -> {h['fds']['last']} (peak {h['fds']['max']}); "
               f"hang-ups counted by the server: {h['server_disconnects']}")
+        print(f"  RSS over time (MiB, max per fifth of the run): {rss_by_fifth(h['samples'])}")
         for kind, statuses in h["statuses"].items():
             print(f"  {kind}: {statuses}")
     if args.json:
