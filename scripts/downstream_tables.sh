@@ -1,7 +1,8 @@
 #!/bin/sh
 # Regenerate the tables of docs/downstream.md with one model (default: the bundled en-small).
-# Needs `make eval-data` (data/eval/) and `make corpus` (word senses); ~40 min on 2 cores. Writes Markdown to out/downstream-tables/; paste it
-# over the tables of docs/downstream.md and name the model (and its version) above them.
+# Needs `make eval-data` (data/eval/) and `make corpus` (word senses); ~15 min on 2 cores.
+# Writes Markdown to out/downstream-tables/ (PNGs to docs/img/); paste it over the tables of
+# docs/downstream.md and name the model (and its version) above them.
 set -eu
 MODEL="${1:-en-small}"
 PY="${PY:-.venv/bin/python}"

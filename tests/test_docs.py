@@ -19,15 +19,19 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-_BLOCK = re.compile(r"(?:<!--\s*skip-test:\s*(?P<skip>[^>]*?)\s*-->\s*\n)?```python\n(?P<code>.*?)```",
-                    re.DOTALL)
+_BLOCK = r"(?:<!--\s*skip-test:\s*(?P<skip>[^>]*?)\s*-->\s*\n)?```(?:{langs})\n(?P<code>.*?)```"
+
+
+def code_blocks(path: Path, langs: str = "python") -> list[tuple[int, str, str | None]]:
+    """-> (line number, code, skip reason or None) per fenced block in one of ``langs``
+    (a regex alternation, e.g. "sh|bash")."""
+    text = path.read_text(encoding="utf-8")
+    return [(text.count("\n", 0, m.start("code")) + 1, m.group("code"), m.group("skip"))
+            for m in re.finditer(_BLOCK.format(langs=langs), text, re.DOTALL)]
 
 
 def python_blocks(path: Path) -> list[tuple[int, str, str | None]]:
-    """-> (line number, code, skip reason or None) per ```python block."""
-    text = path.read_text(encoding="utf-8")
-    return [(text.count("\n", 0, m.start("code")) + 1, m.group("code"), m.group("skip"))
-            for m in _BLOCK.finditer(text)]
+    return code_blocks(path, "python")
 
 
 def test_the_block_finder_sees_skips_and_code(tmp_path):
@@ -59,18 +63,12 @@ def test_code_blocks_run(doc, tmp_path, monkeypatch):
     assert len(skips) <= 2, f"{doc.name}: keep skips few: {skips}"
 
 
-_SH_BLOCK = re.compile(r"(?:<!--\s*skip-test:\s*(?P<skip>[^>]*?)\s*-->\s*\n)?```(?:sh|bash)\n(?P<code>.*?)```",
-                       re.DOTALL)
-
-
 @pytest.mark.slow
 def test_readme_shell_blocks_run(tmp_path):
     """README's ```sh blocks run as written, top to bottom, with `elmokit` on PATH (what a
     reader does after `make run`); a skipped one says why."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    blocks = [(text.count("\n", 0, m.start("code")) + 1, m.group("code"), m.group("skip"))
-              for m in _SH_BLOCK.finditer(text)]
-    runnable = [(line, code) for line, code, skip in blocks if not skip]
+    runnable = [(line, code) for line, code, skip in code_blocks(ROOT / "README.md", "sh|bash")
+                if not skip]
     assert runnable, "README has no runnable shell block"
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
