@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import faulthandler
 import json
+import os
+import sys
 from pathlib import Path
 
 import click
@@ -79,7 +82,7 @@ def train(corpus, vocab_file, config, out, init_from, max_tokens, epochs, max_st
           batch_size, unroll, optimizer, lr, clip, dropout, n_negative, seed, device, bf16,
           threads, checkpoint_minutes, snapshot_tokens, log_every, resume, no_progress, tokenizer):  # fmt: skip
     """Train a biLM (forward + backward LM, sampled softmax, truncated BPTT) into OUT."""
-    from elmokit.training.train import TrainConfig
+    from elmokit.training.train import TrainConfig, init_distributed
     from elmokit.training.train import train as run
 
     cfg = TrainConfig(
@@ -92,8 +95,21 @@ def train(corpus, vocab_file, config, out, init_from, max_tokens, epochs, max_st
         log_every=log_every,
         resume=resume, progress=not no_progress,
     )  # fmt: skip
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # a torchrun rank: a crash in C++ (gloo) prints every thread's Python stack
+        faulthandler.enable()
+        init_distributed(device)
     summary = run(cfg)
     click.echo(json.dumps(summary))
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # Everything is written and closed (checkpoint, logs, summaries; every rank has passed
+        # the final barrier). End the rank without tearing gloo down: its pairs and worker
+        # threads, destroyed while the peer rank closes its sockets or during interpreter
+        # finalization, aborted a rank ~1 run in 30 ("terminate called without an active
+        # exception") after its work was done. os._exit skips both.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 @click.command()

@@ -188,6 +188,7 @@ class Run:
     elapsed: float = 0.0  # seconds spent by earlier invocations
     start: float = field(default_factory=time.time)  # when this invocation's loop started
     last_checkpoint: float = field(default_factory=time.time)
+    owns_group: bool = False  # train() created the process group: it tears it down at the end
 
     @property
     def checkpoint_file(self) -> Path:
@@ -232,16 +233,28 @@ class _StopSignals:
                 signal.signal(s, handler)
 
 
-def _distributed(device: str) -> tuple[int, int]:
-    """(rank, world_size); initialises torch.distributed when launched by torchrun."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
-        return 0, 1
+def init_distributed(device: str) -> bool:
+    """Initialise torch.distributed for a process launched by torchrun (``WORLD_SIZE`` > 1):
+    gloo on CPU, nccl on CUDA. True when this call created the process group."""
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        return False
     import torch.distributed as dist
 
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
-    return dist.get_rank(), world
+    if dist.is_initialized():
+        return False
+    dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    return True
+
+
+def _distributed(device: str) -> tuple[int, int, bool]:
+    """(rank, world_size, whether the process group is this run's to tear down)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1, False
+    import torch.distributed as dist
+
+    created = init_distributed(device)
+    return dist.get_rank(), world, created
 
 
 def _make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
@@ -274,7 +287,7 @@ def _setup(cfg: TrainConfig) -> Run:
             raise InputError(f"{ckpt_file}: nothing to resume (no checkpoint)")
         ckpt = load_checkpoint(ckpt_file)
     cfg = _effective_config(cfg, ckpt_file, ckpt)
-    rank, world = _distributed(cfg.device)
+    rank, world, owns_group = _distributed(cfg.device)
     tune_malloc("train")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -299,7 +312,7 @@ def _setup(cfg: TrainConfig) -> Run:
               stream=stream, lm=lm, optimizer=_make_optimizer(cfg, lm.parameters()),
               state=lm.zero_state(cfg.batch_size, device),
               sampler=torch.Generator(device=device).manual_seed(cfg.seed * 1000 + rank),
-              resumed=ckpt is not None)  # fmt: skip
+              resumed=ckpt is not None, owns_group=owns_group)  # fmt: skip
 
     # resume: every state exactly where the checkpoint left it
     if ckpt is not None:
@@ -481,10 +494,10 @@ def _finish(run: Run, reason: str | None) -> dict:
         summary.update(world_size=run.world, param_checksums=sums,
                        ranks_agree=all(s == sums[0] for s in sums))  # fmt: skip
         (run.out / f"summary.rank{run.rank}.json").write_text(json.dumps(summary) + "\n")
-        # every rank done with every collective before any tears its gloo pairs down (a rank
-        # aborted once, 1 run in ~30, with "terminate called without an active exception")
+        # every rank done with every collective before any tears its gloo pairs down
         dist.barrier()
-        dist.destroy_process_group()
+        if run.owns_group:  # a caller's group (the CLI's) is the caller's to end
+            dist.destroy_process_group()
     if run.rank == 0:
         (run.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         config_file = run.out / "train_config.json"
