@@ -22,6 +22,7 @@ import os
 import platform
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -65,21 +66,88 @@ def single_process(model: str, input_path: Path, out: Path, output_format: str,
     return time.perf_counter() - start
 
 
+TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_table() -> dict[int, tuple[int, float]]:
+    """pid -> (parent pid, CPU seconds used so far) of every process (Linux /proc)."""
+    table = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                fields = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+            table[int(name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK)
+    return table
+
+
+class ProcessCpu:
+    """CPU seconds of this process's descendants (Ray's daemons and workers) over a span:
+    /proc sampled every 0.25 s, so a process's last quarter second before it exits is lost."""
+
+    def __init__(self) -> None:
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _descendants(self) -> dict[int, float]:
+        table = _proc_table()
+        tree, grew = {os.getpid()}, True
+        while grew:
+            grew = False
+            for pid, (parent, _) in table.items():
+                if parent in tree and pid not in tree:
+                    tree.add(pid)
+                    grew = True
+        return {pid: table[pid][1] for pid in tree - {os.getpid()} if pid in table}
+
+    def _sample(self) -> None:
+        while not self.stop.wait(0.25):
+            for pid, cpu in self._descendants().items():
+                self.first.setdefault(pid, 0.0)  # born during the span: count from zero
+                self.last[pid] = cpu
+
+    def __enter__(self) -> ProcessCpu:
+        self.first = self._descendants()
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def seconds(self, pids: set[int] | None = None, exclude: set[int] = frozenset()) -> float:
+        return sum(self.last[pid] - self.first[pid] for pid in self.last
+                   if (pids is None or pid in pids) and pid not in exclude)
+
+
 def ray_run(model: str, input_path: Path, out_dir: Path, workers: int, output_format: str,
-            batch_size: int, chunk_lines: int, shard_lines: int) -> tuple[float, float, int, float]:
-    """``embed_corpus`` with ``workers`` actors -> (wall seconds, seconds after the first
-    chunk, chunks, the driver process's CPU seconds)."""
+            batch_size: int, chunk_lines: int, shard_lines: int) -> dict[str, float]:
+    """``embed_corpus`` with ``workers`` actors -> wall seconds, seconds after the first
+    chunk, chunks, and CPU seconds of the driver, of the worker actors and of the rest of
+    Ray (its daemons and helper actors)."""
     from elmokit.ray import embed_corpus
 
     arrivals: list[float] = []
+    pids: set[int] = set()
+
+    def arrived(output: str, chunk: int, pid: int) -> None:
+        arrivals.append(time.perf_counter())
+        pids.add(pid)
+
     start = time.perf_counter()
     cpu_start = time.process_time()
-    embed_corpus([input_path], out_dir, model=model, workers=workers, threads_per_worker=1,
-                 output_format=output_format, batch_size=batch_size, chunk_lines=chunk_lines,
-                 shard_lines=shard_lines, progress=False,
-                 on_chunk=lambda output, chunk, pid: arrivals.append(time.perf_counter()))
-    wall = time.perf_counter() - start
-    return wall, arrivals[-1] - arrivals[0], len(arrivals), time.process_time() - cpu_start
+    with ProcessCpu() as cpu:
+        embed_corpus([input_path], out_dir, model=model, workers=workers, threads_per_worker=1,
+                     output_format=output_format, batch_size=batch_size,
+                     chunk_lines=chunk_lines, shard_lines=shard_lines, progress=False,
+                     on_chunk=arrived)
+        driver = time.process_time() - cpu_start
+        wall = time.perf_counter() - start
+    return {"wall": wall, "steady": arrivals[-1] - arrivals[0], "chunks": len(arrivals),
+            "driver": driver, "workers": cpu.seconds(pids), "ray": cpu.seconds(exclude=pids)}
 
 
 def writer_ceiling(out: Path, dim: int, output_format: str, sentences: int,
@@ -143,32 +211,38 @@ def main() -> None:
               f"per sentence): {ceiling:,.0f} tokens/s", flush=True)
         base = single_process(args.model, input_path, tmp / "single.hdf5", args.output_format,
                               args.batch_size)
-        rows = [("embed_file (1 process)", "-", base, tokens / base, "-", 1.0, "-", "-")]
+        rows = [("embed_file (1 process)", "-", base, tokens / base, "-", 1.0, "-", "-", "-",
+                 "-")]
         ray.init(num_cpus=max(counts), include_dashboard=False, log_to_driver=False,
                  object_store_memory=max(200, 100 * max(counts)) * 1024**2)
         try:
             for workers in counts:
-                wall, steady, chunks, driver_cpu = ray_run(
-                    args.model, input_path, tmp / f"ray{workers}", workers, args.output_format,
-                    args.batch_size, args.chunk_lines, args.shard_lines)
+                run = ray_run(args.model, input_path, tmp / f"ray{workers}", workers,
+                              args.output_format, args.batch_size, args.chunk_lines,
+                              args.shard_lines)
+                wall, steady, chunks = run["wall"], run["steady"], run["chunks"]
                 steady_rate = (tokens * (chunks - 1) / chunks) / steady if steady > 0 else 0.0
                 speedup = (tokens / wall) / (tokens / base)
                 rows.append((f"embed-corpus, {workers} worker(s)", str(workers), wall,
                              tokens / wall, f"{steady_rate:,.0f}", speedup,
-                             f"{speedup / workers:.0%}", f"{driver_cpu / wall:.0%}"))
+                             f"{speedup / workers:.0%}", f"{run['driver'] / wall:.0%}",
+                             f"{run['workers'] / wall:.2f}", f"{run['ray'] / wall:.2f}"))
                 print(f"# done: {workers} worker(s) in {wall:.1f}s", file=sys.stderr, flush=True)
         finally:
             ray.shutdown()
     print("| run | workers | seconds | tokens/s | steady tokens/s | speed-up | per worker "
-          "| driver CPU |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for name, workers, seconds, rate, steady, speedup, per_worker, driver in rows:
+          "| driver CPU | workers' cores | Ray's other cores |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, workers, seconds, rate, steady, speedup, per_worker, driver, cores, ray_cores \
+            in rows:
         print(f"| {name} | {workers} | {seconds:.1f} | {rate:,.0f} | {steady} | "
-              f"{speedup:.2f}x | {per_worker} | {driver} |")
+              f"{speedup:.2f}x | {per_worker} | {driver} | {cores} | {ray_cores} |")
     print("(speed-up: tokens/s over the wall time, vs embed_file; per worker: speed-up / "
           "workers; steady: from the first chunk's arrival, actor start excluded; driver CPU: "
-          "the embed-corpus process's CPU time over the wall time, Ray's own daemons not "
-          "counted)")
+          "the embed-corpus process's CPU time over the wall time; workers' cores: CPU seconds "
+          "of the worker actors over the wall time (cores they got on average); Ray's other "
+          "cores: the same for every other process Ray runs (raylet, GCS, agents, Ray Data's "
+          "helper actors))")
 
 
 def _model_dim(model: str) -> int:
