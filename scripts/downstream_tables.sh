@@ -20,7 +20,7 @@ W2V_ARG=""
 } > "$OUT/README.md"
 for set in finefoods spam; do
   $E classify "data/eval/$set/train.csv" "data/eval/$set/test.csv" --model "$MODEL" \
-    --max-train 1500 --max-test 1000 --max-tokens 64 --tokenize elmokit \
+    --max-train 1500 --max-test 1000 --tokenize elmokit \
     --features "tfidf+glove+word2vec+elmo+elmo:concat" $W2V_ARG > "$OUT/classify_$set.md"
 done
 $E evaluate --model "$MODEL" $W2V_ARG --json "$OUT/evaluate.json" > "$OUT/evaluate.md"

@@ -98,7 +98,7 @@ def test_classify_word2vec_and_title_line(tmp_path):
     assert res.exit_code == 0, res.output
     lines = res.output.splitlines()
     assert lines[0] == (f"# classify: model {TINY_DIR} (D=32); 30 train / 10 test texts; "
-                        "labels neg, pos; tokenize elmokit")
+                        "labels neg, pos; tokenize elmokit; whole texts")
     table = [ln.split("|")[1].strip() for ln in lines if ln.startswith("| ")]
     assert table == ["features", "majority", "word2vec", "elmo"]
     assert "| 100 " in res.output  # trained with gensim: 100 dimensions
@@ -153,3 +153,26 @@ def test_progress_with_cache_and_quiet(tiny_elmo, capsys):
     np.testing.assert_allclose(X, tiny_elmo.sentence_vectors(POS + NEG), atol=1e-5)
     elmo.sentence_vectors(POS + NEG, cache=True, progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_max_tokens_cuts_every_feature_set_alike(tmp_path):
+    """--max-tokens cuts the texts every feature set reads, not only ELMo's: with the label's
+    only clue after the cut, TF-IDF (which reads whole texts otherwise) falls to chance."""
+    from elmokit.downstream.features import cut_texts
+
+    assert cut_texts(["Don't stop now, please.", "a b"], 3, "elmokit") == ["Do n't stop", "a b"]
+    assert cut_texts(["x  y z"], None) == ["x  y z"]
+    with pytest.raises(InputError, match="max_tokens must be at least 1"):
+        cut_texts(["x"], 0)
+    rows = [(f"the item number {i} was {word}", label)
+            for i in range(12) for word, label in (("great", "pos"), ("awful", "neg"))]
+    train = _write_csv(tmp_path / "train.csv", rows)
+    test = _write_csv(tmp_path / "test.csv", rows[:8])
+    base = ["classify", str(train), str(test), "--features", "tfidf", "--json", "--quiet"]
+    whole = json.loads(CliRunner().invoke(main, base).output)
+    cut = json.loads(CliRunner().invoke(main, [*base, "--max-tokens", "4"]).output)
+    assert whole["max_tokens"] is None and cut["max_tokens"] == 4
+    assert whole["rows"][1]["accuracy"] == 1.0
+    assert cut["rows"][1]["accuracy"] <= 0.625  # "the item number i": no clue left
+    res = CliRunner().invoke(main, [*base, "--max-tokens", "0"])
+    assert res.exit_code == 2 and "--max-tokens" in res.output

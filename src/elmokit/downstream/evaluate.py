@@ -205,7 +205,7 @@ def evaluate(
     pos_test: int = 400,
     cls_train: int = 1000,
     cls_test: int = 500,
-    max_tokens: int = 64,
+    max_tokens: int | None = None,
     tasks: Sequence[str] = ("pos", "classify", "senses"),
     log: Log = None,
     progress: bool | None = None,
@@ -260,7 +260,8 @@ def evaluate(
                 max_tokens=max_tokens,
                 tokenize="elmokit", progress=progress)
             report[name] = [r.as_dict() for r in rows]
-            report[f"{name}_sizes"] = {"train": len(tr), "test": len(te)}
+            report[f"{name}_sizes"] = {"train": len(tr), "test": len(te),
+                                       "max_tokens": max_tokens}
     if "senses" in tasks:
         report["senses"] = sense_check(elmo, static, log)
     return report
@@ -281,8 +282,11 @@ def format_report(report: dict[str, Any]) -> str:
                         ("spam", "SpamAssassin (ham / spam)")):
         if name in report:
             s = report[f"{name}_sizes"]
+            cut = s.get("max_tokens")
+            words = "whole texts" if cut is None else f"first {cut} tokens of each text"
             parts.append(f"\n## {title}: logistic regression on mean-pooled vectors "
-                         f"({s['train']} train / {s['test']} test)\n")
+                         f"({s['train']} train / {s['test']} test; {words}, for every "
+                         "feature set)\n")
             parts.append(format_table(report[name]))
     if "senses" in report:
         parts.append("\n## Word senses: fraction of (anchor, same-sense, other-sense) triples "

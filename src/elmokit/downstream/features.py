@@ -104,30 +104,49 @@ def fit_score(X_train: Any, y_train: Any, X_test: Any, y_test: Any, classifier: 
     return float(accuracy_score(y_test, pred)), float(f1_score(y_test, pred, average="macro"))
 
 
+def cut_texts(texts: list[str], max_tokens: int | None,
+              tokenize: str = DEFAULT_TOKENIZE) -> list[str]:
+    """Each text's first ``max_tokens`` tokens (split by ``tokenize``), joined by spaces; the
+    texts as they are when ``max_tokens`` is None."""
+    if max_tokens is None:
+        return list(texts)
+    if max_tokens < 1:
+        raise InputError(f"max_tokens must be at least 1, got {max_tokens}")
+    return [" ".join(pretokenize(t, tokenize).split()[:max_tokens]) for t in texts]
+
+
 def compare_features(train: Any, test: Any, specs: list[str], classifier: str = "logreg",
                      log: Any = None, progress: bool | None = None,
-                     tokenize: str = DEFAULT_TOKENIZE, **feature_kwargs: Any) -> list[Score]:
+                     tokenize: str = DEFAULT_TOKENIZE, max_tokens: int | None = None,
+                     **feature_kwargs: Any) -> list[Score]:
     """For each feature spec: featurize ``train`` / ``test`` (:class:`~.data.Labeled`), train
     ``classifier`` and score it. Returns one :class:`Score` per spec (time includes
     featurizing).
 
-    ELMo features see the texts split by ``tokenize`` (:mod:`elmokit.tokenize`; the other
-    feature sets have their own word splits). When ``model`` is an ``Elmo``, the biLM runs
-    once over all texts first, with a progress bar (``progress``: None = on a terminal), and
-    every ``elmo`` feature set then reads its sentence cache."""
+    Every feature set reads the same words: the whole texts, or with ``max_tokens`` each
+    text's first ``max_tokens`` tokens (split by ``tokenize``) for all of them, not only for
+    ELMo (a static baseline reading whole reviews against ELMo reading their first 64 tokens
+    was an unfair comparison). ELMo features see the texts split by ``tokenize``
+    (:mod:`elmokit.tokenize`; the other feature sets have their own word splits). When
+    ``model`` is an ``Elmo``, the biLM runs once over all texts first, with a progress bar
+    (``progress``: None = on a terminal), and every ``elmo`` feature set then reads its
+    sentence cache."""
+    check_tokenize(tokenize)
+    plain = {"train": cut_texts(train.texts, max_tokens, tokenize),
+             "test": cut_texts(test.texts, max_tokens, tokenize)}
     elmo_specs = [s for s in specs if s.partition(":")[0] == "elmo"]
-    elmo_texts = {"train": train.texts, "test": test.texts}
+    elmo_texts = plain
+    feature_kwargs["max_tokens"] = None  # cut above, for every feature set alike
     if elmo_specs:
-        check_tokenize(tokenize)
-        if tokenize != "whitespace":  # the vectorizer splits on whitespace
-            elmo_texts = {k: [pretokenize(t, tokenize) for t in v] for k, v in elmo_texts.items()}
+        if tokenize != "whitespace" and max_tokens is None:  # the vectorizer splits on spaces
+            elmo_texts = {k: [pretokenize(t, tokenize) for t in v] for k, v in plain.items()}
         _fill_sentence_cache(feature_kwargs.get("model"), elmo_texts["train"] +
-                             elmo_texts["test"], feature_kwargs.get("max_tokens", 128), progress)
+                             elmo_texts["test"], None, progress)
     rows = []
     for spec in specs:
         start = time.perf_counter()
         vec = make_features(spec, **feature_kwargs)
-        texts = elmo_texts if spec in elmo_specs else {"train": train.texts, "test": test.texts}
+        texts = elmo_texts if spec in elmo_specs else plain
         X_train = vec.fit_transform(texts["train"])
         X_test = vec.transform(texts["test"])
         acc, f1 = fit_score(X_train, train.labels, X_test, test.labels, classifier)
