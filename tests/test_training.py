@@ -491,6 +491,67 @@ def test_torchrun_two_processes_agree(tmp_path, corpus, vocab_file):
     assert ckpt["model"]["softmax_w"].shape == before.softmax_w.shape
 
 
+def test_stop_signals_second_interrupt_only_when_asked():
+    """A single process: the second Ctrl-C interrupts (the save is taking too long). Under
+    torchrun every SIGINT only asks to stop: one Ctrl-C reaches a rank twice there."""
+    import signal
+
+    from elmokit.training.train import _StopSignals
+
+    # Python's own Ctrl-C handler, whatever this process inherited (a shell without job
+    # control starts background jobs with SIGINT ignored)
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with _StopSignals(second_interrupts=False) as signals:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+            assert signals.received == "SIGINT"
+        with pytest.raises(KeyboardInterrupt), _StopSignals() as signals:
+            os.kill(os.getpid(), signal.SIGINT)
+            assert signals.received == "SIGINT"
+            os.kill(os.getpid(), signal.SIGINT)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, inherited)
+
+
+def test_torchrun_ctrl_c_saves_on_every_rank(tmp_path, corpus, vocab_file):
+    """Ctrl-C in a terminal reaches every process of the group, and torchrun's agent forwards
+    it to each rank once more: a rank gets SIGINT twice. Both must still save and stop."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+               "2", "-m", "elmokit.cli", "train", "--corpus", str(corpus), "--vocab",
+               str(vocab_file), "--config", "tiny", "--out", str(out), "--max-steps", "100000",
+               "--batch-size", "4", "--unroll", "5", "--threads", "1", "--no-progress",
+               "--log-every", "5"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # its own process group (the "terminal"), SIGINT at its default (see test_faults)
+    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, start_new_session=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
+    try:
+        deadline = time.time() + 240
+        log = out / "log.jsonl"
+        while not (log.is_file() and len(log.read_text().splitlines()) >= 2):
+            assert child.poll() is None and time.time() < deadline, child.communicate()[1][-3000:]
+            time.sleep(0.2)
+        os.killpg(child.pid, signal.SIGINT)
+        stdout, stderr = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+    ranks = [json.loads((out / f"summary.rank{r}.json").read_text()) for r in range(2)]
+    assert [r["stopped"] for r in ranks] == ["SIGINT", "SIGINT"], stderr[-3000:]
+    assert ranks[0]["ranks_agree"] and ranks[0]["step"] == ranks[1]["step"] > 0
+    assert load_checkpoint(out)["step"] == ranks[0]["step"]
+    assert "interrupted" not in stderr
+
+
 def test_perplexity_of_a_bundled_model_by_name(tmp_path):
     """`elmokit perplexity en-small`: the bundled model (with its vocab + softmax) by name; a
     bundled model without a vocabulary, or an unknown name, is a one-line error."""

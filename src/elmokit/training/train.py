@@ -211,11 +211,16 @@ class _Window:
 
 class _StopSignals:
     """SIGINT / SIGTERM ask the loop to stop (and save); the first restores the previous
-    handler, so a second Ctrl-C interrupts. Signals can be caught only in the main thread."""
+    handler, so a second Ctrl-C interrupts. Signals can be caught only in the main thread.
 
-    def __init__(self) -> None:
+    ``second_interrupts=False`` (under torchrun): every signal only asks to stop. One Ctrl-C
+    reaches a rank twice there (from the terminal, to the whole process group, and forwarded
+    by torchrun's agent); the second used to interrupt the save the first had asked for."""
+
+    def __init__(self, second_interrupts: bool = True) -> None:
         self.received: str | None = None
         self.previous: dict = {}
+        self.second_interrupts = second_interrupts
 
     def __enter__(self) -> _StopSignals:
         if threading.current_thread() is threading.main_thread():
@@ -225,7 +230,8 @@ class _StopSignals:
 
     def _on_signal(self, signum, frame) -> None:
         self.received = self.received or signal.Signals(signum).name
-        signal.signal(signum, self.previous[signum])
+        if self.second_interrupts:
+            signal.signal(signum, self.previous[signum])
 
     def __exit__(self, *exc) -> None:
         for s, handler in self.previous.items():
@@ -517,7 +523,7 @@ def train(cfg: TrainConfig) -> dict:
     log = open(run.out / "log.jsonl", "a") if run.rank == 0 else None  # noqa: SIM115
     run.start = run.last_checkpoint = time.time()
     try:
-        with _StopSignals() as signals:  # save first, then stop
+        with _StopSignals(second_interrupts=run.world == 1) as signals:  # save, then stop
             while True:
                 reason, checkpoint_due = _should_stop(run, signals.received)
                 if reason:
