@@ -105,7 +105,7 @@ def train(corpus, vocab_file, config, out, init_from, max_tokens, epochs, max_st
         # Everything is written and closed (checkpoint, logs, summaries; every rank has passed
         # the final barrier). End the rank without tearing gloo down: its pairs and worker
         # threads, destroyed while the peer rank closes its sockets or during interpreter
-        # finalization, aborted a rank ~1 run in 30 ("terminate called without an active
+        # finalization, occasionally aborted a rank ("terminate called without an active
         # exception") after its work was done. os._exit skips both.
         sys.stdout.flush()
         sys.stderr.flush()
