@@ -463,18 +463,24 @@ def test_bf16_and_fp32_training_reach_the_same_loss(tmp_path, corpus, vocab_file
 
 
 @pytest.mark.slow
-def test_torchrun_two_processes_agree(tmp_path, corpus, vocab_file):
-    import subprocess
+def torchrun_tiny(corpus: Path, vocab_file: Path, out: Path, *options: str) -> list[str]:
+    """The command line of ``torchrun`` training the tiny config in 2 CPU processes."""
     import sys
 
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+            "2", "-m", "elmokit.cli", "train", "--corpus", str(corpus), "--vocab",
+            str(vocab_file), "--config", "tiny", "--out", str(out), "--batch-size", "4",
+            "--unroll", "5", "--threads", "1", "--no-progress", *options]  # fmt: skip
+
+
+def test_torchrun_two_processes_agree(tmp_path, corpus, vocab_file):
+    import subprocess
+
     out = tmp_path / "ddp"
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-               "2", "-m", "elmokit.cli", "train", "--corpus", str(corpus), "--vocab",
-               str(vocab_file), "--config", "tiny", "--out", str(out), "--max-steps", "4",
-               "--batch-size", "4", "--unroll", "5", "--threads", "1", "--no-progress",
-               # a checkpoint at almost every step: the ranks must agree on when (collectives)
-               "--checkpoint-minutes", "0.0001"]  # fmt: skip
-    env = {**__import__("os").environ, "OMP_NUM_THREADS": "1"}
+    # a checkpoint at almost every step: the ranks must agree on when (collectives)
+    command = torchrun_tiny(corpus, vocab_file, out, "--max-steps", "4",
+                            "--checkpoint-minutes", "0.0001")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     crash = done.stderr.find("Fatal Python error")  # a rank's stacks (faulthandler), if any
     assert done.returncode == 0, done.stderr[crash:crash + 6000] if crash >= 0 else done.stderr[-3000:]
@@ -520,15 +526,10 @@ def test_torchrun_ctrl_c_saves_on_every_rank(tmp_path, corpus, vocab_file):
     it to each rank once more: a rank gets SIGINT twice. Both must still save and stop."""
     import signal
     import subprocess
-    import sys
     import time
 
     out = tmp_path / "ddp"
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-               "2", "-m", "elmokit.cli", "train", "--corpus", str(corpus), "--vocab",
-               str(vocab_file), "--config", "tiny", "--out", str(out), "--max-steps", "100000",
-               "--batch-size", "4", "--unroll", "5", "--threads", "1", "--no-progress",
-               "--log-every", "5"]  # fmt: skip
+    command = torchrun_tiny(corpus, vocab_file, out, "--max-steps", "100000", "--log-every", "5")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     # its own process group (the "terminal"), SIGINT at its default (see test_faults)
     child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
