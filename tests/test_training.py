@@ -547,7 +547,9 @@ def test_torchrun_ctrl_c_saves_on_every_rank(tmp_path, corpus, vocab_file):
         if child.poll() is None:
             os.killpg(child.pid, signal.SIGKILL)
     ranks = [json.loads((out / f"summary.rank{r}.json").read_text()) for r in range(2)]
-    assert [r["stopped"] for r in ranks] == ["SIGINT", "SIGINT"], stderr[-3000:]
+    # each rank stops on its own signal, or one step earlier on its peer's (the collective flag)
+    stopped = [r["stopped"] for r in ranks]
+    assert "SIGINT" in stopped and set(stopped) <= {"SIGINT", "peer"}, (stopped, stderr[-3000:])
     assert ranks[0]["ranks_agree"] and ranks[0]["step"] == ranks[1]["step"] > 0
     assert load_checkpoint(out)["step"] == ranks[0]["step"]
     assert "interrupted" not in stderr
