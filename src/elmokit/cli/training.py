@@ -82,7 +82,7 @@ def train(corpus, vocab_file, config, out, init_from, max_tokens, epochs, max_st
           batch_size, unroll, optimizer, lr, clip, dropout, n_negative, seed, device, bf16,
           threads, checkpoint_minutes, snapshot_tokens, log_every, resume, no_progress, tokenizer):  # fmt: skip
     """Train a biLM (forward + backward LM, sampled softmax, truncated BPTT) into OUT."""
-    from elmokit.training.train import TrainConfig, init_distributed
+    from elmokit.training.train import TrainConfig, init_distributed, torchrun_world_size
     from elmokit.training.train import train as run
 
     cfg = TrainConfig(
@@ -95,13 +95,14 @@ def train(corpus, vocab_file, config, out, init_from, max_tokens, epochs, max_st
         log_every=log_every,
         resume=resume, progress=not no_progress,
     )  # fmt: skip
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        # a torchrun rank: a crash in C++ (gloo) prints every thread's Python stack
+    torchrun_rank = torchrun_world_size() > 1
+    if torchrun_rank:
+        # a crash in C++ (gloo) prints every thread's Python stack
         faulthandler.enable()
         init_distributed(device)
     summary = run(cfg)
     click.echo(json.dumps(summary))
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    if torchrun_rank:
         # Everything is written and closed (checkpoint, logs, summaries; every rank has passed
         # the final barrier). End the rank without tearing gloo down: its pairs and worker
         # threads, destroyed while the peer rank closes its sockets or during interpreter

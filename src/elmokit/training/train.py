@@ -239,10 +239,16 @@ class _StopSignals:
                 signal.signal(s, handler)
 
 
+def torchrun_world_size() -> int:
+    """The number of processes torchrun launched this one among (``WORLD_SIZE``; 1 outside
+    torchrun)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
 def init_distributed(device: str) -> bool:
     """Initialise torch.distributed for a process launched by torchrun (``WORLD_SIZE`` > 1):
     gloo on CPU, nccl on CUDA. True when this call created the process group."""
-    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+    if torchrun_world_size() == 1:
         return False
     import torch.distributed as dist
 
@@ -254,12 +260,12 @@ def init_distributed(device: str) -> bool:
 
 def _distributed(device: str) -> tuple[int, int, bool]:
     """(rank, world_size, whether the process group is this run's to tear down)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    created = init_distributed(device)
+    world = torchrun_world_size()
     if world == 1:
         return 0, 1, False
     import torch.distributed as dist
 
-    created = init_distributed(device)
     return dist.get_rank(), world, created
 
 
