@@ -24,6 +24,7 @@ from typing import Any
 from elmokit.downstream.data import read_labeled_csv
 from elmokit.downstream.features import (
     compare_features,
+    describe_cut,
     format_table,
     majority_baseline,
     parse_layer,
@@ -55,8 +56,7 @@ class ClassifyReport:
         model = f"model {self.model} (D={self.dim})" if self.model else "no ELMo model"
         return (f"# classify: {model}; {self.train} train / {self.test} test texts; labels "
                 f"{', '.join(self.labels)}; tokenize {self.tokenize}; "
-                f"{'whole texts' if self.max_tokens is None else f'first {self.max_tokens} tokens'}"
-                "\n\n"
+                f"{describe_cut(self.max_tokens)}\n\n"
                 + format_table(self.rows))
 
 

@@ -269,7 +269,7 @@ def evaluate(
 
 def format_report(report: dict[str, Any]) -> str:
     """Markdown tables of an :func:`evaluate` report."""
-    from elmokit.downstream.features import format_table
+    from elmokit.downstream.features import describe_cut, format_table
 
     parts = [f"# elmokit evaluate: model {report['model']} (D={report['dim']})"]
     if "pos" in report:
@@ -282,11 +282,9 @@ def format_report(report: dict[str, Any]) -> str:
                         ("spam", "SpamAssassin (ham / spam)")):
         if name in report:
             s = report[f"{name}_sizes"]
-            cut = s.get("max_tokens")
-            words = "whole texts" if cut is None else f"first {cut} tokens of each text"
             parts.append(f"\n## {title}: logistic regression on mean-pooled vectors "
-                         f"({s['train']} train / {s['test']} test; {words}, for every "
-                         "feature set)\n")
+                         f"({s['train']} train / {s['test']} test; "
+                         f"{describe_cut(s.get('max_tokens'))}, for every feature set)\n")
             parts.append(format_table(report[name]))
     if "senses" in report:
         parts.append("\n## Word senses: fraction of (anchor, same-sense, other-sense) triples "

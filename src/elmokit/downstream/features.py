@@ -115,6 +115,11 @@ def cut_texts(texts: list[str], max_tokens: int | None,
     return [" ".join(pretokenize(t, tokenize).split()[:max_tokens]) for t in texts]
 
 
+def describe_cut(max_tokens: int | None) -> str:
+    """How much of each text the feature sets read, for report titles."""
+    return "whole texts" if max_tokens is None else f"first {max_tokens} tokens of each text"
+
+
 def compare_features(train: Any, test: Any, specs: list[str], classifier: str = "logreg",
                      log: Any = None, progress: bool | None = None,
                      tokenize: str = DEFAULT_TOKENIZE, max_tokens: int | None = None,
