@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,13 @@ ALLENNLP = FIXTURES / "allennlp"
 TINY_DIR = BUNDLED_DIR / "allennlp-tiny"
 TINY_OPTIONS = TINY_DIR / "options.json"
 TINY_WEIGHTS = TINY_DIR / "weights.hdf5"
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` for a child that a test stops with SIGINT: SIGINT at its default. A shell
+    that starts pytest in the background without job control makes the whole process tree
+    ignore SIGINT, as nohup'd jobs do."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,7 @@ from elmokit.cli import main
 from elmokit.errors import ConfigError, InputError, ModelNotFoundError
 from elmokit.inference import MAX_PADDED_TOKENS, chunk_by_padded_budget
 
-from .conftest import TINY_OPTIONS, TINY_WEIGHTS
+from .conftest import TINY_OPTIONS, TINY_WEIGHTS, default_sigint
 
 ELMOKIT = [sys.executable, "-m", "elmokit.cli"]
 LINES = ["The cell phone rang .", "Blood cells carry oxygen", "A mouse", "The cell phone rang ."]
@@ -387,12 +387,9 @@ def test_unwritable_target_is_one_line(input_file, tmp_path):
 def _start_embed(tmp_path, out, lines=60_000):
     big = tmp_path / "big.txt"
     big.write_text("\n".join(" ".join(LINES) for _ in range(lines)) + "\n")
-    # SIGINT at its default in the child: a shell that starts pytest in the background
-    # without job control makes the whole process tree ignore SIGINT, as nohup'd jobs do
     process = subprocess.Popen([*ELMOKIT, "embed", str(big), str(out), "-m", "allennlp-tiny",
                                 "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=_env(),
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
+                               text=True, env=_env(), preexec_fn=default_sigint)  # fmt: skip
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob("out.h5.*.tmp")):
         assert process.poll() is None, process.communicate()

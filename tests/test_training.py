@@ -31,7 +31,7 @@ from elmokit.training.model import LanguageModel, ProjectedLstm, resolve_config
 from elmokit.training.train import TrainConfig, train
 from elmokit.training.vocab import Vocabulary, build_vocabulary
 
-from .conftest import FIXTURES, TINY_DIR
+from .conftest import FIXTURES, TINY_DIR, default_sigint
 
 WORDS = [f"w{i:02d}" for i in range(40)]
 
@@ -531,10 +531,9 @@ def test_torchrun_ctrl_c_saves_on_every_rank(tmp_path, corpus, vocab_file):
     out = tmp_path / "ddp"
     command = torchrun_tiny(corpus, vocab_file, out, "--max-steps", "100000", "--log-every", "5")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    # its own process group (the "terminal"), SIGINT at its default (see test_faults)
+    # its own process group (the "terminal"), SIGINT at its default
     child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, start_new_session=True,
-                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
+                             text=True, start_new_session=True, preexec_fn=default_sigint)
     try:
         deadline = time.time() + 240
         log = out / "log.jsonl"
