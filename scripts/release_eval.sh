@@ -4,13 +4,17 @@
 # same-corpus word2vec (python scripts/train_word2vec.py data/corpus/train/*.txt --epochs 3
 # -o data/word2vec.txt). Stop the training run first (SIGINT saves).
 #
-#   sh scripts/release_eval.sh RUN_DIR [OFFSET_TOKENS]
+#   sh scripts/release_eval.sh RUN_DIR|CHECKPOINT [OFFSET_TOKENS]
 #
+# CHECKPOINT: ship that file instead of RUN_DIR/checkpoint.pt, e.g. the average of the run's
+# last snapshots (elmokit average-checkpoints RUN/snapshots/tokens-A.pt ... -o avg.pt); then
+# give LC_ARGS (the learning-curve rows) too.
 # OFFSET_TOKENS: tokens the run's starting weights had seen (its --init-from), added in the
 # learning-curve rows. Writes out/release/*; paste the figures into
 # src/elmokit/models/en-small/MODEL.md, README.md (Models), docs/downstream.md, docs/interop.md.
 set -eu
 RUN="$1"
+CKPT="$RUN"; [ -d "$RUN" ] && CKPT="$RUN/checkpoint.pt"
 OFFSET="${2:-0}"
 PY="${PY:-.venv/bin/python}"
 E="$PY -m elmokit.cli"
@@ -18,12 +22,13 @@ OUT="out/release"
 MODEL_DIR="src/elmokit/models/en-small"
 mkdir -p "$OUT"
 
-$E export "$RUN/checkpoint.pt" "$OUT/export" --dtype float16
+$E export "$CKPT" "$OUT/export" --dtype float16
 cp "$OUT/export/weights.hdf5" "$OUT/export/softmax.hdf5" "$MODEL_DIR/"
 cmp "$OUT/export/vocab.txt" "$MODEL_DIR/vocab.txt"
-$PY -c "import torch, json; c = torch.load('$RUN/checkpoint.pt', map_location='cpu', weights_only=True); \
+$PY -c "import torch, json; c = torch.load('$CKPT', map_location='cpu', weights_only=True); \
 print(json.dumps({'run_tokens': int(c['tokens']), 'offset_tokens': $OFFSET, \
-'total_tokens': int(c['tokens']) + $OFFSET, 'step': int(c['step'])}))" > "$OUT/tokens.json"
+'total_tokens': int(c['tokens']) + $OFFSET, 'step': int(c['step']), \
+'averaged_run_tokens': [a['tokens'] for a in c.get('averaged', [])]}))" > "$OUT/tokens.json"
 cat "$OUT/tokens.json"
 
 # lane 1: the downstream tables (classify x2, evaluate with word2vec, examples), fast mode

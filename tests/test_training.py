@@ -307,6 +307,41 @@ def test_snapshots_keep_the_weights_every_n_tokens(tmp_path, corpus, vocab_file)
     assert snap["tokens"] == crossings[-1] and summary["tokens"] == 5 * per_step
 
 
+def test_average_checkpoints_is_the_mean_of_the_snapshots(tmp_path, corpus, vocab_file):
+    train(small_run(tmp_path, corpus, vocab_file, max_steps=5, snapshot_tokens=100))
+    snaps = sorted((tmp_path / "run" / "snapshots").glob("*.pt"))
+    paths = [*snaps, tmp_path / "run"]  # snapshots and the full checkpoint, in any order
+    out = tmp_path / "avg.pt"
+    result = CliRunner().invoke(main, ["average-checkpoints", *map(str, paths[::-1]),
+                                       "-o", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    avg, inputs = load_checkpoint(out), [load_checkpoint(p) for p in paths]
+    for key, value in avg["model"].items():
+        expected = sum(c["model"][key].double() for c in inputs) / len(inputs)
+        torch.testing.assert_close(value.double(), expected, rtol=1e-6, atol=1e-7)
+    assert not torch.equal(avg["model"]["softmax_w"], inputs[-1]["model"]["softmax_w"])
+    assert avg["tokens"] == inputs[-1]["tokens"] == 5 * 8 * 6
+    assert [a["tokens"] for a in avg["averaged"]] == [c["tokens"] for c in inputs]
+    assert "optimizer" not in avg  # weights only, like a snapshot
+    # export and perplexity read it like any checkpoint; the card says what was averaged
+    result = CliRunner().invoke(main, ["export", str(out), str(tmp_path / "model")])
+    assert result.exit_code == 0, result.output
+    assert "the mean of the checkpoints at 144, 240, 240 tokens" in (
+        tmp_path / "model" / "README.md").read_text()  # fmt: skip
+    result = CliRunner().invoke(main, ["perplexity", str(out), "--corpus", str(corpus)])
+    assert result.exit_code == 0 and json.loads(result.output)["tokens"] == 300 * 7
+    # checkpoints of different runs are refused, naming the file
+    other = tmp_path / "other"
+    train(small_run(other, corpus, vocab_file, max_steps=1))
+    bad = load_checkpoint(other / "run")
+    bad["vocab"] = bad["vocab"][:-1] + ["different"]
+    torch.save(bad, other / "bad.pt")
+    result = CliRunner().invoke(main, ["average-checkpoints", str(snaps[0]),
+                                       str(other / "bad.pt"), "-o", str(tmp_path / "x.pt")])  # fmt: skip
+    assert result.exit_code != 0 and "bad.pt: its vocabulary differs" in result.output
+    assert not (tmp_path / "x.pt").exists()
+
+
 # ---------------------------------------------------------------------- export / fine-tune
 def test_export_round_trip_and_perplexity_cli(tmp_path, corpus, vocab_file):
     train(small_run(tmp_path, corpus, vocab_file, max_steps=3))

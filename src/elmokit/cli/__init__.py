@@ -25,6 +25,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str | None]] = {
     "train": ("elmokit.cli.training:train", None),
     "perplexity": ("elmokit.cli.training:perplexity", None),
     "export": ("elmokit.cli.training:export", None),
+    "average-checkpoints": ("elmokit.cli.training:average_checkpoints", None),
     "evaluate": ("elmokit.cli.downstream:evaluate", "downstream"),
     "classify": ("elmokit.cli.downstream:classify", "downstream"),
     "plot": ("elmokit.cli.downstream:plot", "downstream"),

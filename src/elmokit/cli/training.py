@@ -1,4 +1,4 @@
-"""``elmokit vocab | train | perplexity | export`` — thin click wrappers over the library."""
+"""``elmokit vocab | train | perplexity | export | average-checkpoints`` — thin click wrappers over the library."""
 
 from __future__ import annotations
 
@@ -152,5 +152,26 @@ def export(checkpoint, out_dir, dtype):
     ckpt = load_checkpoint(checkpoint)
     lm, vocabulary = model_from_checkpoint(ckpt)
     card = {"training steps": ckpt["step"], "training tokens": f"{ckpt['tokens']:,}"}
+    if "averaged" in ckpt:
+        card["weights"] = "the mean of the checkpoints at " + ", ".join(
+            f"{item['tokens']:,}" for item in ckpt["averaged"]) + " tokens"
     export_model(lm, vocabulary, out_dir, card=card, dtype=dtype)
     click.echo(f"{out_dir}: options.json, weights.hdf5, vocab.txt, softmax.hdf5, README.md")
+
+
+@click.command("average-checkpoints")
+@click.argument("checkpoints", nargs=-1, required=True)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="the averaged checkpoint to write (weights only)")  # fmt: skip
+def average_checkpoints(checkpoints, output):
+    """Average the weights of CHECKPOINTS (checkpoints or snapshots of one run, e.g. its last
+    few RUN/snapshots/tokens-*.pt) into OUTPUT, a weights-only checkpoint that export,
+    perplexity and --init-from read. Averaging the late snapshots of a constant-learning-rate
+    run usually lowers held-out perplexity (see the en-small model card)."""
+    from elmokit.training.checkpoint import atomic_save
+    from elmokit.training.checkpoint import average_checkpoints as average
+
+    averaged = average(list(checkpoints))
+    atomic_save(averaged, output)
+    tokens = ", ".join(f"{item['tokens']:,}" for item in averaged["averaged"])
+    click.echo(f"{output}: the mean of {len(checkpoints)} checkpoints (tokens {tokens})")

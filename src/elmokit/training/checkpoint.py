@@ -53,6 +53,45 @@ def model_from_checkpoint(ckpt: dict, **kwargs) -> tuple[LanguageModel, Vocabula
     return lm, vocab
 
 
+def average_checkpoints(paths: list[str | Path]) -> dict:
+    """The element-wise mean of the weights of several checkpoints or snapshots of one run
+    (checkpoint averaging: the late snapshots of a constant-learning-rate run, averaged, sit
+    nearer the minimum than any one of them). Returns a weights-only checkpoint (the snapshot
+    layout: loadable by :func:`load_checkpoint`, ``export``, ``perplexity``) whose step, tokens
+    and elapsed time are the newest input's, with ``averaged``: each input's name, step and
+    tokens. Every input must have the same options, vocabulary and weight shapes (an
+    InputError names the file that differs)."""
+    if not paths:
+        raise InputError("average_checkpoints: no checkpoints given")
+    inputs = []
+    for path in paths:
+        ckpt = load_checkpoint(path)
+        inputs.append((checkpoint_path(path), ckpt))
+    first_path, first = inputs[0]  # the reference: a later file that differs is named
+    total: dict[str, torch.Tensor] = {}
+    for path, ckpt in inputs:
+        for key, what in (("options", "options"), ("vocab", "vocabulary")):
+            if ckpt[key] != first[key]:
+                raise InputError(f"{path}: its {what} differs from {first_path}'s (average "
+                                 "only checkpoints of one run)")  # fmt: skip
+        if set(ckpt["model"]) != set(first["model"]):
+            raise InputError(f"{path}: its weights are not those of {first_path}")
+        for key, tensor in ckpt["model"].items():
+            if tensor.shape != first["model"][key].shape:
+                raise InputError(f"{path}: key {key} has shape {tuple(tensor.shape)}, "
+                                 f"{first_path} has {tuple(first['model'][key].shape)}")  # fmt: skip
+            total[key] = total.get(key, 0) + tensor.double()
+    inputs.sort(key=lambda item: item[1]["tokens"])
+    newest = inputs[-1][1]
+    model = {key: (value / len(inputs)).to(newest["model"][key].dtype)
+             for key, value in total.items()}  # fmt: skip
+    return {"format": FORMAT, "options": newest["options"], "vocab": newest["vocab"],
+            "model": model, "step": newest["step"], "tokens": newest["tokens"],
+            "elapsed": newest["elapsed"],
+            "averaged": [{"name": path.name, "step": ckpt["step"], "tokens": ckpt["tokens"]}
+                         for path, ckpt in inputs]}  # fmt: skip
+
+
 # ---------------------------------------------------------------------- exported model dirs
 def save_softmax(lm: LanguageModel, path: Path, dtype: str = "float32") -> None:
     import h5py
