@@ -8,7 +8,9 @@ The input is ``benchmarks/data/sotu_sentences.txt`` (2,048 real English sentence
 ``--sentences`` lines. Every path writes its output to a temp directory (HDF5, the same layout).
 Ray runs locally with as many CPUs as the largest worker count; Ray's start is not timed, each
 run's actor start is. First, the driver's write ceiling: tokens/s the HDF5 shard writer alone
-sustains (the cap on a cluster's throughput, see docs/scale.md). Reported per run: wall seconds, tokens/s over the wall time, "steady"
+sustains (the cap on a cluster's throughput, see docs/scale.md). Then (``--pair``, default) two
+independent ``embed_file`` processes on the two halves of the input at once, without Ray: what
+any two-worker scheme can reach on this machine at best. Reported per run: wall seconds, tokens/s over the wall time, "steady"
 tokens/s from the first chunk's arrival to the end (actor start and model load excluded;
 chunks counted as equal in size, so approximate),
 speed-up over the single process and efficiency per worker (speed-up / workers). Run it on a
@@ -25,6 +27,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_SENTENCES = HERE / "data" / "sotu_sentences.txt"
@@ -64,6 +67,47 @@ def single_process(model: str, input_path: Path, out: Path, output_format: str,
     elmo.embed_file(input_path, out, output_format=output_format, batch_size=batch_size,
                     progress=False)
     return time.perf_counter() - start
+
+
+def _pair_member(model: str, input_path: str, out: str, output_format: str, batch_size: int,
+                 barrier: Any, times: Any) -> None:
+    import torch
+
+    from elmokit import Elmo
+
+    torch.set_num_threads(1)
+    elmo = Elmo.load(model)
+    barrier.wait()  # both loaded: embed at the same time
+    start = time.time()
+    elmo.embed_file(input_path, out, output_format=output_format, batch_size=batch_size,
+                    progress=False)
+    times.put((start, time.time()))
+
+
+def two_processes(model: str, input_path: Path, tmp: Path, output_format: str,
+                  batch_size: int) -> float:
+    """Two independent ``embed_file`` processes (1 thread each) on the two halves of the
+    input, at the same time, no Ray -> seconds from the first start to the last end. What
+    any two-worker scheme on this machine can reach at best."""
+    import multiprocessing
+
+    lines = input_path.read_text(encoding="utf-8").splitlines(keepends=True)
+    halves = [tmp / "half0.txt", tmp / "half1.txt"]
+    halves[0].write_text("".join(lines[: len(lines) // 2]), encoding="utf-8")
+    halves[1].write_text("".join(lines[len(lines) // 2:]), encoding="utf-8")
+    context = multiprocessing.get_context("spawn")
+    barrier, times = context.Barrier(2), context.Queue()
+    procs = [context.Process(target=_pair_member, args=(model, str(half), str(tmp / f"pair{i}.hdf5"),
+                                                        output_format, batch_size, barrier, times))
+             for i, half in enumerate(halves)]
+    for proc in procs:
+        proc.start()
+    spans = [times.get(timeout=3600) for _ in procs]
+    for proc in procs:
+        proc.join()
+        if proc.exitcode:
+            raise SystemExit(f"a pair process failed (exit {proc.exitcode})")
+    return max(end for _, end in spans) - min(start for start, _ in spans)
 
 
 TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -185,6 +229,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--chunk-lines", type=int, default=256)
     parser.add_argument("--shard-lines", type=int, default=100_000)
+    parser.add_argument("--pair", action=argparse.BooleanOptionalAction, default=True,
+                        help="also time two independent embed_file processes on the two "
+                        "halves at once (no Ray): the ceiling of any 2-worker scheme here")
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",")]
 
@@ -213,6 +260,13 @@ def main() -> None:
                               args.batch_size)
         rows = [("embed_file (1 process)", "-", base, tokens / base, "-", 1.0, "-", "-", "-",
                  "-")]
+        if args.pair:
+            pair = two_processes(args.model, input_path, tmp, args.output_format,
+                                 args.batch_size)
+            rows.append(("2 x embed_file at once, no Ray (the 2-process ceiling)", "2", pair,
+                         tokens / pair, "-", base / pair, f"{base / pair / 2:.0%}", "-", "-",
+                         "-"))
+            print(f"# done: 2 x embed_file in {pair:.1f}s", file=sys.stderr, flush=True)
         ray.init(num_cpus=max(counts), include_dashboard=False, log_to_driver=False,
                  object_store_memory=max(200, 100 * max(counts)) * 1024**2)
         try:
