@@ -10,7 +10,8 @@
 # last snapshots (elmokit average-checkpoints RUN/snapshots/tokens-A.pt ... -o avg.pt); then
 # give LC_ARGS (the learning-curve rows) too.
 # OFFSET_TOKENS: tokens the run's starting weights had seen (its --init-from), added in the
-# learning-curve rows. Writes out/release/*; paste the figures into
+# learning-curve rows. Writes out/release/*; `python scripts/card_tables.py --run RUN --offset
+# OFFSET_TOKENS` prints the card's tables from it; paste the figures into
 # src/elmokit/models/en-small/MODEL.md, README.md (Models), docs/downstream.md, docs/interop.md.
 set -eu
 RUN="$1"
