@@ -330,6 +330,12 @@ def test_average_checkpoints_is_the_mean_of_the_snapshots(tmp_path, corpus, voca
         tmp_path / "model" / "README.md").read_text()  # fmt: skip
     result = CliRunner().invoke(main, ["perplexity", str(out), "--corpus", str(corpus)])
     assert result.exit_code == 0 and json.loads(result.output)["tokens"] == 300 * 7
+    # and training starts from it (--init-from; learning rate 0: the weights stay the mean)
+    tuned = small_run(tmp_path, corpus, vocab_file, out="tuned", max_steps=1, init_from=str(out),
+                      optimizer="adam", lr=0.0)  # fmt: skip
+    assert train(tuned)["step"] == 1
+    for key, value in load_checkpoint(tmp_path / "tuned")["model"].items():
+        torch.testing.assert_close(value, avg["model"][key], rtol=0, atol=0)
     # checkpoints of different runs are refused, naming the file
     other = tmp_path / "other"
     train(small_run(other, corpus, vocab_file, max_steps=1))
