@@ -1,4 +1,5 @@
-"""``elmokit vocab | train | perplexity | export | average-checkpoints`` — thin click wrappers over the library."""
+"""``elmokit vocab | train | perplexity | export | average-checkpoints`` — thin click wrappers
+over the library."""
 
 from __future__ import annotations
 

@@ -63,28 +63,32 @@ def average_checkpoints(paths: list[str | Path]) -> dict:
     InputError names the file that differs)."""
     if not paths:
         raise InputError("average_checkpoints: no checkpoints given")
-    inputs = []
-    for path in paths:
-        ckpt = load_checkpoint(path)
-        inputs.append((checkpoint_path(path), ckpt))
-    first_path, first = inputs[0]  # the reference: a later file that differs is named
+    inputs: list[tuple[Path, dict]] = []  # (file, everything but the weights)
     total: dict[str, torch.Tensor] = {}
-    for path, ckpt in inputs:
-        for key, what in (("options", "options"), ("vocab", "vocabulary")):
-            if ckpt[key] != first[key]:
-                raise InputError(f"{path}: its {what} differs from {first_path}'s (average "
-                                 "only checkpoints of one run)")  # fmt: skip
-        if set(ckpt["model"]) != set(first["model"]):
-            raise InputError(f"{path}: its weights are not those of {first_path}")
+    dtypes: dict[str, torch.dtype] = {}
+    for path in paths:  # one at a time: a full checkpoint also holds the optimizer state
+        ckpt = load_checkpoint(path)
+        path = checkpoint_path(path)
+        if inputs:  # the first file is the reference: a later file that differs is named
+            first_path, first = inputs[0]
+            for key, what in (("options", "options"), ("vocab", "vocabulary")):
+                if ckpt[key] != first[key]:
+                    raise InputError(f"{path}: its {what} differs from {first_path}'s (average "
+                                     "only checkpoints of one run)")  # fmt: skip
+            if set(ckpt["model"]) != set(total):
+                raise InputError(f"{path}: its weights are not those of {first_path}")
         for key, tensor in ckpt["model"].items():
-            if tensor.shape != first["model"][key].shape:
+            if key in total and tensor.shape != total[key].shape:
                 raise InputError(f"{path}: key {key} has shape {tuple(tensor.shape)}, "
-                                 f"{first_path} has {tuple(first['model'][key].shape)}")  # fmt: skip
-            total[key] = total.get(key, 0) + tensor.double()
+                                 f"{inputs[0][0]} has {tuple(total[key].shape)}")  # fmt: skip
+            total[key] = total[key] + tensor.double() if key in total else tensor.double()
+            dtypes[key] = tensor.dtype
+        inputs.append((path, {key: ckpt[key] for key in
+                              ("options", "vocab", "step", "tokens", "elapsed")}))  # fmt: skip
+        del ckpt
     inputs.sort(key=lambda item: item[1]["tokens"])
     newest = inputs[-1][1]
-    model = {key: (value / len(inputs)).to(newest["model"][key].dtype)
-             for key, value in total.items()}  # fmt: skip
+    model = {key: (value / len(inputs)).to(dtypes[key]) for key, value in total.items()}
     return {"format": FORMAT, "options": newest["options"], "vocab": newest["vocab"],
             "model": model, "step": newest["step"], "tokens": newest["tokens"],
             "elapsed": newest["elapsed"],
