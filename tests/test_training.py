@@ -503,7 +503,6 @@ def test_bf16_and_fp32_training_reach_the_same_loss(tmp_path, corpus, vocab_file
     assert abs(losses[True] - losses[False]) < 0.05 * losses[False], losses
 
 
-@pytest.mark.slow
 def torchrun_tiny(corpus: Path, vocab_file: Path, out: Path, *options: str) -> list[str]:
     """The command line of ``torchrun`` training the tiny config in 2 CPU processes."""
     import sys
@@ -514,6 +513,7 @@ def torchrun_tiny(corpus: Path, vocab_file: Path, out: Path, *options: str) -> l
             "--unroll", "5", "--threads", "1", "--no-progress", *options]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_agree(tmp_path, corpus, vocab_file):
     import subprocess
 
