@@ -148,14 +148,18 @@ def perplexity(model, corpus, batch_size, unroll, device, tokenizer, quiet):
 def export(checkpoint, out_dir, dtype):
     """Write CHECKPOINT as OUT_DIR/options.json + weights.hdf5 (AllenNLP / bilm-tf layout),
     vocab.txt, softmax.hdf5 and a model card README.md."""
-    from elmokit.training.checkpoint import export_model, load_checkpoint, model_from_checkpoint
+    from elmokit.training.checkpoint import (
+        averaged_tokens,
+        export_model,
+        load_checkpoint,
+        model_from_checkpoint,
+    )
 
     ckpt = load_checkpoint(checkpoint)
     lm, vocabulary = model_from_checkpoint(ckpt)
     card = {"training steps": ckpt["step"], "training tokens": f"{ckpt['tokens']:,}"}
     if "averaged" in ckpt:
-        card["weights"] = "the mean of the checkpoints at " + ", ".join(
-            f"{item['tokens']:,}" for item in ckpt["averaged"]) + " tokens"
+        card["weights"] = f"the mean of the checkpoints at {averaged_tokens(ckpt)} tokens"
     export_model(lm, vocabulary, out_dir, card=card, dtype=dtype)
     click.echo(f"{out_dir}: options.json, weights.hdf5, vocab.txt, softmax.hdf5, README.md")
 
@@ -169,10 +173,10 @@ def average_checkpoints(checkpoints, output):
     few RUN/snapshots/tokens-*.pt) into OUTPUT, a weights-only checkpoint that export,
     perplexity and --init-from read. Averaging the late snapshots of a constant-learning-rate
     run usually lowers held-out perplexity (see the en-small model card)."""
-    from elmokit.training.checkpoint import atomic_save
+    from elmokit.training.checkpoint import atomic_save, averaged_tokens
     from elmokit.training.checkpoint import average_checkpoints as average
 
     averaged = average(list(checkpoints))
     atomic_save(averaged, output)
-    tokens = ", ".join(f"{item['tokens']:,}" for item in averaged["averaged"])
-    click.echo(f"{output}: the mean of {len(checkpoints)} checkpoints (tokens {tokens})")
+    click.echo(f"{output}: the mean of {len(checkpoints)} checkpoints "
+               f"(tokens {averaged_tokens(averaged)})")

@@ -67,8 +67,8 @@ def average_checkpoints(paths: list[str | Path]) -> dict:
     total: dict[str, torch.Tensor] = {}
     dtypes: dict[str, torch.dtype] = {}
     for path in paths:  # one at a time: a full checkpoint also holds the optimizer state
-        ckpt = load_checkpoint(path)
         path = checkpoint_path(path)
+        ckpt = load_checkpoint(path)
         if inputs:  # the first file is the reference: a later file that differs is named
             first_path, first = inputs[0]
             for key, what in (("options", "options"), ("vocab", "vocabulary")):
@@ -94,6 +94,12 @@ def average_checkpoints(paths: list[str | Path]) -> dict:
             "elapsed": newest["elapsed"],
             "averaged": [{"name": path.name, "step": ckpt["step"], "tokens": ckpt["tokens"]}
                          for path, ckpt in inputs]}  # fmt: skip
+
+
+def averaged_tokens(ckpt: dict) -> str:
+    """``"70,000,640, 75,002,880, 80,000,000"``: the token counts of the checkpoints an
+    :func:`average_checkpoints` result is the mean of ("" for any other checkpoint)."""
+    return ", ".join(f"{item['tokens']:,}" for item in ckpt.get("averaged", []))
 
 
 # ---------------------------------------------------------------------- exported model dirs
