@@ -54,34 +54,36 @@ def make_input(path: Path, source: Path, sentences: int) -> int:
     return sum(len(line.split()) for line in out)
 
 
-def single_process(model: str, input_path: Path, out: Path, output_format: str,
-                   batch_size: int) -> float:
-    """``Elmo.embed_file`` with 1 torch thread -> seconds (model load not timed)."""
+def _timed_embed_file(model: str, input_path: Path | str, out: Path | str, output_format: str,
+                      batch_size: int, ready: Any = None) -> tuple[float, float]:
+    """``Elmo.embed_file`` with 1 torch thread -> (start, end) wall-clock times (model load not
+    timed; ``ready()``, when given, is called between the load and the start)."""
     import torch
 
     from elmokit import Elmo
 
     torch.set_num_threads(1)
     elmo = Elmo.load(model)
-    start = time.perf_counter()
+    if ready is not None:
+        ready()
+    start = time.time()
     elmo.embed_file(input_path, out, output_format=output_format, batch_size=batch_size,
                     progress=False)
-    return time.perf_counter() - start
+    return start, time.time()
+
+
+def single_process(model: str, input_path: Path, out: Path, output_format: str,
+                   batch_size: int) -> float:
+    """``Elmo.embed_file`` with 1 torch thread -> seconds (model load not timed)."""
+    start, end = _timed_embed_file(model, input_path, out, output_format, batch_size)
+    return end - start
 
 
 def _pair_member(model: str, input_path: str, out: str, output_format: str, batch_size: int,
                  barrier: Any, times: Any) -> None:
-    import torch
-
-    from elmokit import Elmo
-
-    torch.set_num_threads(1)
-    elmo = Elmo.load(model)
-    barrier.wait()  # both loaded: embed at the same time
-    start = time.time()
-    elmo.embed_file(input_path, out, output_format=output_format, batch_size=batch_size,
-                    progress=False)
-    times.put((start, time.time()))
+    # both loaded before either starts: they embed at the same time
+    times.put(_timed_embed_file(model, input_path, out, output_format, batch_size,
+                                ready=barrier.wait))
 
 
 def two_processes(model: str, input_path: Path, tmp: Path, output_format: str,
