@@ -7,8 +7,10 @@ single-process ``embed_file`` path (1 thread), same input, one run, one table.
 The input is ``benchmarks/data/sotu_sentences.txt`` (2,048 real English sentences) repeated to
 ``--sentences`` lines. Every path writes its output to a temp directory (HDF5, the same layout).
 Ray runs locally with as many CPUs as the largest worker count; Ray's start is not timed, each
-run's actor start is. First, the driver's write ceiling: tokens/s the HDF5 shard writer alone
-sustains (the cap on a cluster's throughput, see docs/scale.md). Then (``--pair``, default) two
+run's actor start is. ``--shard-lines`` defaults to 1/8 of the input per worker (each worker
+writes whole shards: 8 each keeps both busy to the end). First, the shard writer's ceiling:
+tokens/s the HDF5 shard writer alone sustains (the writing share of a worker's time; the bytes
+a cluster's storage must take, see docs/scale.md). Then (``--pair``, default) two
 independent ``embed_file`` processes on the two halves of the input at once, without Ray: what
 any two-worker scheme can reach on this machine at best. Reported per run: wall seconds, tokens/s over the wall time, "steady"
 tokens/s from the first chunk's arrival to the end (actor start and model load excluded;
@@ -198,8 +200,9 @@ def ray_run(model: str, input_path: Path, out_dir: Path, workers: int, output_fo
 
 def writer_ceiling(out: Path, dim: int, output_format: str, sentences: int,
                    tokens_per_sentence: int) -> float:
-    """Tokens/s the driver alone can write (HDF5 shard writer + sha256, no embedding): the cap
-    on a cluster's throughput however many workers it has (see docs/scale.md)."""
+    """Tokens/s the HDF5 shard writer + sha256 alone sustains (no embedding): each worker
+    writes its own shards, so this is the writing share of a worker's time (see
+    docs/scale.md)."""
     import numpy as np
 
     from elmokit.ray import CHUNK_LINES, _Hdf5Writer, file_sha256
@@ -230,12 +233,15 @@ def main() -> None:
     parser.add_argument("--output-format", default="top", choices=("all", "top", "average"))
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--chunk-lines", type=int, default=256)
-    parser.add_argument("--shard-lines", type=int, default=100_000)
+    parser.add_argument("--shard-lines", type=int, default=None,
+                        help="lines per output shard (default: sentences / (8 x most workers))")
     parser.add_argument("--pair", action=argparse.BooleanOptionalAction, default=True,
                         help="also time two independent embed_file processes on the two "
                         "halves at once (no Ray): the ceiling of any 2-worker scheme here")
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",")]
+    if args.shard_lines is None:
+        args.shard_lines = max(args.chunk_lines, args.sentences // (8 * max(counts)))
 
     import ray
     import torch
@@ -247,7 +253,8 @@ def main() -> None:
             args.source = CORPUS_SENTENCES if CORPUS_SENTENCES.is_file() else DEFAULT_SENTENCES
         tokens = make_input(input_path, args.source, args.sentences)
         print(f"# {args.sentences:,} sentences, {tokens:,} tokens, model {args.model}, "
-              f"format {args.output_format}, batch {args.batch_size}, chunk {args.chunk_lines}; "
+              f"format {args.output_format}, batch {args.batch_size}, chunk {args.chunk_lines}, "
+              f"shard {args.shard_lines:,}; "
               f"lines of {args.source.name}")
         print(f"# {cpu_name()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
               f"torch {torch.__version__}, ray {ray.__version__}, "
@@ -256,7 +263,7 @@ def main() -> None:
         dim = _model_dim(args.model)
         ceiling = writer_ceiling(tmp / "ceiling.hdf5", dim, args.output_format, args.sentences,
                                  per_sentence)
-        print(f"# driver writer ceiling ({args.output_format}, D={dim}, {per_sentence} tokens "
+        print(f"# shard writer alone ({args.output_format}, D={dim}, {per_sentence} tokens "
               f"per sentence): {ceiling:,.0f} tokens/s", flush=True)
         base = single_process(args.model, input_path, tmp / "single.hdf5", args.output_format,
                               args.batch_size)

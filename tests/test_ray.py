@@ -25,7 +25,15 @@ ray = pytest.importorskip("ray")
 pq = pytest.importorskip("pyarrow.parquet")
 pa = pytest.importorskip("pyarrow")
 
-from elmokit.ray import _Hdf5Writer, _ParquetWriter, embed_corpus, embed_dataset  # noqa: E402
+from elmokit.errors import ConfigError  # noqa: E402
+from elmokit.ray import (  # noqa: E402
+    Shard,
+    _Hdf5Writer,
+    _ParquetWriter,
+    _record,
+    embed_corpus,
+    embed_dataset,
+)
 
 MODEL = "allennlp-tiny"
 WORDS = ("the cell phone rang . blood cells carry oxygen a mouse ran away from cat "
@@ -151,6 +159,28 @@ def test_embed_corpus_cli_end_to_end(local_ray, tmp_path):
                                elmo.sentence_vectors([line.split() for line in lines[10:]],
                                                      max_tokens=None), atol=1e-5)
 
+    # fewer shards than workers: it works, and says how to use them all
+    few = CliRunner().invoke(main, args[:2] + [str(tmp_path / "few")] + args[3:8] + ["100"]
+                             + args[9:])
+    assert few.exit_code == 0, few.output
+    assert "warning: 1 shard(s) to write for 2 workers: only 1 will work (a smaller " \
+           "--shard-lines cuts more shards)" in few.output and "wrote 1 of 1 shards" in few.output
+
+
+def test_a_shard_the_driver_cannot_see_is_an_error(tmp_path):
+    """On a cluster without shared storage a worker's shard lands on its own disk: refused."""
+    shard = Shard(input="in.txt", output="in-00000.hdf5", first_line=0, lines=3)
+    row = {"lines": 3, "output_bytes": 100, "output_sha256": "0" * 64, "pid": 4242}
+    with pytest.raises(ConfigError, match=r"in-00000.hdf5: a worker \(pid 4242\) wrote this "
+                       "shard but the driver does not see it: on a multi-node cluster OUT_DIR "
+                       "must be on a filesystem every node shares"):
+        _record(shard, row, tmp_path, tmp_path / "manifest.json", {}, {})
+    (tmp_path / "in-00000.hdf5").write_bytes(b"x" * 100)
+    records: dict = {}
+    _record(shard, row, tmp_path, tmp_path / "manifest.json", {"model": "m"}, records)
+    assert records["in-00000.hdf5"]["output_bytes"] == 100
+    assert json.loads((tmp_path / "manifest.json").read_text())["shards"] == records
+
 
 @pytest.mark.parametrize("writer", [_Hdf5Writer, _ParquetWriter])
 def test_shard_writers_are_deterministic(tmp_path, writer):
@@ -197,8 +227,8 @@ def test_killed_worker_actor_loses_nothing(reference, corpus, tmp_path):
     same_bytes(reference, tmp_path)
 
 
-# a driver (its own process, joining the test's Ray) that stops after the second chunk of its
-# third shard, with that shard's temp file open, until the test SIGKILLs it
+# a driver (its own process, joining the test's Ray) that stops when a worker reports the second
+# chunk of the third shard (that shard is half written), until the test SIGKILLs it
 DRIVER = """
 import json, pathlib, sys, time
 from elmokit.ray import embed_corpus
@@ -206,7 +236,7 @@ corpus, out, address, marker, options = sys.argv[1:]
 
 def stop_midway(output, chunk, pid):
     if output.endswith("-00002.hdf5") and chunk == 1:
-        pathlib.Path(marker).touch()
+        pathlib.Path(marker).write_text((pathlib.Path(out) / "manifest.json").read_text())
         time.sleep(600)
 
 embed_corpus([corpus], out, ray_address=address, on_chunk=stop_midway, **json.loads(options))
@@ -221,14 +251,17 @@ def test_killed_driver_resumes_to_the_same_bytes(local_ray, reference, corpus, t
     deadline = time.monotonic() + 240
     while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
+    time.sleep(0.2)  # the marker's manifest copy is complete
     proc.send_signal(signal.SIGKILL)
     output = proc.communicate()[0].decode()
     assert marker.exists() and proc.returncode == -signal.SIGKILL, output
-    assert sorted(json.loads((out / "manifest.json").read_text())["shards"]) == [
-        "corpus-00000.hdf5", "corpus-00001.hdf5"]
-    assert [p.name.split(".")[0] for p in out.glob("*.tmp")] == ["corpus-00002"]  # half written
+    recorded = sorted(json.loads((out / "manifest.json").read_text())["shards"])
+    assert recorded == sorted(json.loads(marker.read_text())["shards"])  # nothing after the stop
+    assert "corpus-00002.hdf5" not in recorded and len(recorded) < 8
 
     summary = embed_corpus([corpus], out, **KILL_OPTIONS)
-    assert (summary.shards_skipped, summary.shards_written, summary.sentences) == (2, 6, 180)
+    skipped = len(recorded)
+    assert (summary.shards_skipped, summary.shards_written, summary.sentences) == (
+        skipped, 8 - skipped, 30 * (8 - skipped))
     assert not list(out.glob("*.tmp"))
     same_bytes(reference, out)

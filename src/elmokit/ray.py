@@ -16,10 +16,12 @@ across different batchings they agree to float32 rounding, ~1e-6).
 
 :func:`embed_corpus` (``elmokit embed-corpus``) embeds text / parquet files into one output
 shard per input shard (HDF5 in the ``elmokit embed`` layout for token vectors, parquet for
-sentence vectors), each written atomically by the driver, plus ``manifest.json``. Shards are
-cut into fixed chunks of ``chunk_lines`` sentences, one Ray task each, and a chunk's vectors are
-a pure function of its lines (fixed batching, the word cache cleared per chunk), so a run that
-is killed and resumed writes the same bytes as one that is not.
+sentence vectors) plus ``manifest.json``. Each shard is one Ray task: a worker actor embeds it
+in fixed chunks of ``chunk_lines`` sentences and writes it itself, atomically, into OUT_DIR
+(on a cluster: a filesystem every node shares); the driver only plans, reports progress and
+records finished shards in the manifest, so it never carries vectors. A shard's bytes are a
+pure function of its lines (fixed batching, the word cache cleared at its start), so a run
+that is killed and resumed writes the same bytes as one that is not.
 """
 
 from __future__ import annotations
@@ -31,8 +33,11 @@ import json
 import logging
 import math
 import os
+import queue
 import sys
+import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,7 +67,8 @@ CORPUS_FORMATS = (*OUTPUT_FORMATS, "sentence")
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
 LOCK_NAME = ".embed-corpus.lock"
-#: Sentences per Ray task in ``embed_corpus`` (fixed: it decides the batching, hence the bits).
+#: Sentences per batching window in ``embed_corpus`` (fixed: it decides the batching, hence
+#: the bits; also the unit of progress reports).
 CHUNK_LINES = 256
 #: Lines per output shard in ``embed_corpus``.
 SHARD_LINES = 100_000
@@ -133,15 +139,17 @@ class ElmoBatchEmbedder:
         self.output, self.text_column, self.output_column = output, text_column, output_column
         self.tokenize, self.batch_size = check_tokenize(tokenize), batch_size
 
-    def embed_layers(self, texts: Sequence[Any]) -> list[np.ndarray]:
+    def embed_layers(self, texts: Sequence[Any], clear_cache: bool = True) -> list[np.ndarray]:
         """Texts (or token lists) -> one float32 (L, n_i, D) per text, in input order.
 
         A pure function of ``texts``: the word cache is cleared first and the batching is
-        decided by ``texts`` alone (length-bucketed over all of them)."""
+        decided by ``texts`` alone (length-bucketed over all of them). ``clear_cache=False``
+        keeps the words of earlier calls: then the result is a pure function of all texts
+        since the last clearing (what :class:`ShardEmbedWriter` does within a shard)."""
         from elmokit.tokenize import as_tokens
 
         engine = getattr(self.elmo, "engine", None)
-        if engine is not None:
+        if engine is not None and clear_cache:
             engine.cache.clear()  # else a word's char-CNN vector depends on earlier batches
         tokens = [as_tokens(str(t) if isinstance(t, np.str_) else t,
                             f"{self.text_column} row {i}", self.tokenize)
@@ -418,16 +426,21 @@ def model_identity(model: str | os.PathLike | None) -> dict[str, str]:
 # ---------------------------------------------------------------------------- corpus: workers
 
 
-class ShardChunkEmbedder:
-    """``map_batches`` class of :func:`embed_corpus`: chunk descriptors -> packed vectors.
+class ShardEmbedWriter:
+    """``map_batches`` class of :func:`embed_corpus`: shard descriptors -> shards on disk.
 
-    Each row names a chunk (input path, start, stop); the actor reads its lines, embeds them
-    with an :class:`ElmoBatchEmbedder` (one call per chunk: the vectors are a pure function of
-    the chunk) and returns them packed as bytes, with the texts, the worker's pid and shape.
+    Each row names a whole output shard (its input path, chunks and output name); the actor
+    embeds it chunk by chunk and writes the shard itself, atomically, into ``out_dir`` (which
+    every node must see: on a cluster, a shared filesystem), then returns only a small record
+    (sentences, tokens, the output's size and SHA-256, the worker's pid). The word cache is
+    cleared at each shard's start and the batching is fixed by ``chunk_lines``, so a shard's
+    bytes are a pure function of its lines, whichever actor writes it and however often.
+    After each chunk it tells ``board`` (a :class:`_Board` actor; progress and ``on_chunk``).
     """
 
     def __init__(self, model: str, output_format: str, mode: str, torch_threads: int,
-                 text_column: str, batch_size: int, model_sha256: str) -> None:
+                 text_column: str, batch_size: int, model_sha256: str, out_dir: str,
+                 board: Any = None) -> None:
         if model_identity(model)["model_sha256"] != model_sha256:
             raise ConfigError(f"model {model!r} on this node differs from the driver's "
                               "(different weights): install the same model on every node")
@@ -436,40 +449,54 @@ class ShardChunkEmbedder:
             model, layer="average" if sentence else output_format, pooling="mean", mode=mode,
             torch_threads=torch_threads, output="sentence" if sentence else "tokens",
             tokenize="whitespace", batch_size=batch_size)
-        self.text_column = text_column
+        self.writer = _ParquetWriter if sentence else _Hdf5Writer
+        self.text_column, self.out_dir, self.board = text_column, Path(out_dir), board
         self.pid = os.getpid()
 
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
-        out: dict[str, list] = {key: [] for key in
-                                ("shard", "chunk", "texts", "lengths", "shape", "vectors", "pid")}
-        for row in range(len(batch["path"])):
-            texts = read_chunk(str(batch["path"][row]), int(batch["start"][row]),
-                               int(batch["stop"][row]), self.text_column)
-            vectors = [self.embedder.vectors(layers)
-                       for layers in self.embedder.embed_layers(texts)]
-            if self.embedder.output == "sentence":
-                packed = np.stack(vectors)  # (n, D)
-            else:  # (n_i, D) or (L, n_i, D) -> all tokens of the chunk along the token axis
-                packed = np.concatenate(vectors, axis=-2)
-            out["shard"].append(int(batch["shard"][row]))
-            out["chunk"].append(int(batch["chunk"][row]))
-            out["texts"].append(json.dumps(texts))
-            out["lengths"].append(np.array([len(t.split()) for t in texts], np.int64).tobytes())
-            out["shape"].append(json.dumps(packed.shape))
-            out["vectors"].append(np.ascontiguousarray(packed, np.float32).tobytes())
-            out["pid"].append(self.pid)
-        return {key: np.array(values, dtype=object) for key, values in out.items()}
+    def write_shard(self, path: str, output: str, first_line: int,
+                    chunks: list[list[int]]) -> dict[str, Any]:
+        """Embed and write one shard -> {"lines", "tokens", "output_bytes", "output_sha256"}."""
+        target = self.out_dir / output
+        writer = self.writer(target, self.embedder.elmo.dim, first_line)
+        tokens = 0
+        try:
+            for number, (start, stop, _) in enumerate(chunks):
+                texts = read_chunk(path, start, stop, self.text_column)
+                layers = self.embedder.embed_layers(texts, clear_cache=number == 0)
+                writer.add(texts, [self.embedder.vectors(one) for one in layers])
+                words = sum(len(text.split()) for text in texts)
+                tokens += words
+                if self.board is not None:  # fire and forget: the driver polls the board
+                    self.board.chunk.remote(output, number, self.pid, len(texts), words)
+            writer.finish()
+        except BaseException:
+            writer.abort()
+            raise
+        return {"lines": writer.count, "tokens": tokens, "output_bytes": target.stat().st_size,
+                "output_sha256": file_sha256(target)}
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        rows = []
+        for row in range(len(batch["shard"])):
+            done = self.write_shard(str(batch["path"][row]), str(batch["output"][row]),
+                                    int(batch["first_line"][row]),
+                                    json.loads(str(batch["chunks"][row])))
+            rows.append({"shard": int(batch["shard"][row]), "pid": self.pid, **done})
+        return {key: np.array([r[key] for r in rows], dtype=object) for key in rows[0]}
 
 
-def _unpack(row: dict[str, Any], sentence: bool) -> tuple[list[str], np.ndarray,
-                                                         list[np.ndarray]]:
-    """A ``ShardChunkEmbedder`` output row -> (texts, tokens per text, one array per text)."""
-    texts = json.loads(row["texts"])
-    lengths = np.frombuffer(row["lengths"], np.int64)
-    packed = np.frombuffer(row["vectors"], np.float32).reshape(json.loads(row["shape"]))
-    if sentence:  # (n, D)
-        return texts, lengths, list(packed)
-    return texts, lengths, np.split(packed, np.cumsum(lengths)[:-1], axis=-2)
+class _Board:
+    """A Ray actor the workers tell after each chunk and the driver drains (progress)."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, int, int, int, int]] = []
+
+    def chunk(self, output: str, chunk: int, pid: int, sentences: int, tokens: int) -> None:
+        self.events.append((output, chunk, pid, sentences, tokens))
+
+    def drain(self) -> list[tuple[str, int, int, int, int]]:
+        events, self.events = self.events, []
+        return events
 
 
 # ---------------------------------------------------------------------------- corpus: writers
@@ -635,6 +662,7 @@ def _settings(identity: dict[str, str], output_format: str, mode: str, shard_lin
     return {**identity, "output_format": output_format, "mode": mode,
             "shard_lines": shard_lines, "chunk_lines": chunk_lines, "skip_empty": skip_empty,
             "text_column": text_column, "batch_size": batch_size, "tokenizer": "whitespace",
+            "word_cache": "cleared per shard",
             "sentence_vector": "layer average, mean over tokens"
             if output_format == "sentence" else None}
 
@@ -720,8 +748,8 @@ def _ray_session(address: str | None, num_cpus: int | None) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _quiet_ordered_data_context() -> Iterator[None]:
-    """Ray Data yields results in input order, without its own progress bars."""
+def _quiet_data_context() -> Iterator[None]:
+    """Ray Data without its own progress bars, yielding results as they finish."""
     import ray.data
 
     context = ray.data.DataContext.get_current()
@@ -729,7 +757,7 @@ def _quiet_ordered_data_context() -> Iterator[None]:
     quiet = {name: False for name in ("enable_progress_bars", "print_on_execution_start",
                                       "enable_auto_log_stats") if hasattr(context, name)}
     saved = {name: getattr(context, name) for name in quiet}
-    context.execution_options.preserve_order = True
+    context.execution_options.preserve_order = False
     for name, value in quiet.items():
         setattr(context, name, value)
     try:
@@ -775,11 +803,13 @@ def embed_corpus(
     ``elmokit embed`` layout, "sentence" writes parquet (layer average, mean over tokens).
 
     ``workers`` Ray actors (``threads_per_worker`` CPUs and torch threads each; default: all
-    CPUs) embed chunks of ``chunk_lines`` lines; on a local Ray started for the run, or on the
-    cluster at ``ray_address`` ("auto" or "host:port"), or the Ray this process already joined.
-    Shards the manifest proves finished are skipped, others (re)done; a run killed at any
-    point and run again writes the same bytes. ``on_chunk(output_name, chunk, worker_pid)`` is
-    called after each chunk is written.
+    CPUs) each embed and write whole shards (in chunks of ``chunk_lines`` lines) into
+    ``out_dir``, which on a multi-node cluster must be a filesystem every node shares; on a
+    local Ray started for the run, or on the cluster at ``ray_address`` ("auto" or
+    "host:port"), or the Ray this process already joined. Shards the manifest proves finished
+    are skipped, others (re)done; a run killed at any point and run again writes the same
+    bytes. ``on_chunk(output_name, chunk, worker_pid)`` is called in this thread soon after a
+    worker has added a chunk to its shard's temp file.
     """
     from elmokit.inference import MODES
 
@@ -821,74 +851,96 @@ def embed_corpus(
             summary.workers, summary.worker_processes = _run(
                 todo, out_dir, manifest_path, settings, records, workers=workers,
                 threads=threads_per_worker, ray_address=ray_address, batch_size=batch_size,
-                text_column=text_column, dim=_model_dim(identity["model"]),
-                progress=sys.stderr.isatty() if progress is None else progress,
+                text_column=text_column, progress=sys.stderr.isatty() if progress is None else progress,
                 on_chunk=on_chunk)
     summary.seconds = time.perf_counter() - start
     return summary
 
 
-def _model_dim(model: str) -> int:
-    from elmokit import hub
-    from elmokit.config import ElmoConfig
-
-    return ElmoConfig.from_file(hub.resolve(model)[0]).output_dim
-
-
 def _run(todo: list[Shard], out_dir: Path, manifest_path: Path, settings: dict,
          records: dict[str, dict], *, workers: int | None, threads: int,
-         ray_address: str | None, batch_size: int, text_column: str, dim: int, progress: bool,
+         ray_address: str | None, batch_size: int, text_column: str, progress: bool,
          on_chunk: Callable[[str, int, int], None] | None) -> tuple[int, int]:
-    """Embed the ``todo`` shards on Ray and write them; -> (workers, worker processes seen)."""
+    """Have Ray actors embed and write the ``todo`` shards; record each finished one in the
+    manifest. -> (workers, worker processes seen)."""
     import ray
     import ray.data
 
     local_cpus = None if workers is None else workers * threads
-    with _ray_session(ray_address, local_cpus), _quiet_ordered_data_context():
+    with _ray_session(ray_address, local_cpus), _quiet_data_context():
         if workers is None:
             workers = max(1, int(ray.cluster_resources().get("CPU", 1)) // threads)
-        items = [{"shard": k, "chunk": j, "path": shard.input, "start": start, "stop": stop}
-                 for k, shard in enumerate(todo) for j, (start, stop, _) in enumerate(shard.chunks)]
+        if len(todo) < workers:
+            warnings.warn(f"{len(todo)} shard(s) to write for {workers} workers: only "
+                          f"{len(todo)} will work (a smaller --shard-lines cuts more shards)",
+                          stacklevel=3)
+        board = ray.remote(num_cpus=0)(_Board).remote()
+        items = [{"shard": k, "path": shard.input, "output": shard.output,
+                  "first_line": shard.first_line, "chunks": json.dumps(shard.chunks)}
+                 for k, shard in enumerate(todo)]
         ds = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
-            ShardChunkEmbedder,
+            ShardEmbedWriter,
             fn_constructor_kwargs={
                 "model": settings["model"], "output_format": settings["output_format"],
                 "mode": settings["mode"], "torch_threads": threads, "text_column": text_column,
-                "batch_size": batch_size, "model_sha256": settings["model_sha256"]},
+                "batch_size": batch_size, "model_sha256": settings["model_sha256"],
+                "out_dir": str(out_dir.resolve()), "board": board},
             batch_size=1, batch_format="numpy", num_cpus=threads,
-            compute=ray.data.ActorPoolStrategy(size=workers))
+            compute=ray.data.ActorPoolStrategy(size=workers, max_tasks_in_flight_per_actor=1))
         meter = _Progress(sum(s.lines for s in todo), sum(s.tokens for s in todo), progress)
         pids: set[int] = set()
-        sentence = settings["output_format"] == "sentence"
-        writer: _ShardWriter | None = None
+        finished: queue.Queue = queue.Queue()
+
+        def consume() -> None:  # iter_rows blocks for a whole shard: the main thread polls
+            try:
+                for row in ds.iter_rows():
+                    finished.put(("row", row))
+                finished.put(("end", None))
+            except BaseException as exc:  # noqa: BLE001 (re-raised in the main thread)
+                finished.put(("error", exc))
+
+        threading.Thread(target=consume, name="embed-corpus-results", daemon=True).start()
         try:
-            for row in ds.iter_rows():
-                shard = todo[row["shard"]]
-                if writer is None:
-                    kind = _ParquetWriter if sentence else _Hdf5Writer
-                    writer = kind(out_dir / shard.output, dim, shard.first_line)
-                texts, lengths, vectors = _unpack(row, sentence)
-                writer.add(texts, vectors)
-                pids.add(int(row["pid"]))
-                meter.update(len(texts), int(lengths.sum()))
-                if on_chunk is not None:
-                    on_chunk(shard.output, int(row["chunk"]), int(row["pid"]))
-                if row["chunk"] == len(shard.chunks) - 1:  # the shard's last chunk
-                    if writer.count != shard.lines:
-                        raise ElmoError(f"{shard.output}: got {writer.count} sentences, "
-                                        f"expected {shard.lines}")
-                    writer.finish()
-                    writer = None
-                    output = out_dir / shard.output
-                    records[shard.output] = {**shard.record(), "output": shard.output,
-                                             "output_bytes": output.stat().st_size,
-                                             "output_sha256": file_sha256(output)}
-                    _write_manifest(manifest_path, settings, records)
+            while True:
+                try:
+                    kind, value = finished.get(timeout=0.25)
+                except queue.Empty:
+                    kind, value = "poll", None
+                for output, chunk, pid, sentences, tokens in ray.get(board.drain.remote()):
+                    pids.add(pid)
+                    meter.update(sentences, tokens)
+                    if on_chunk is not None:
+                        on_chunk(output, chunk, pid)
+                if kind == "end":
+                    break
+                if kind == "error":
+                    raise value
+                if kind == "row":
+                    _record(todo[value["shard"]], value, out_dir, manifest_path, settings,
+                            records)
+                    pids.add(int(value["pid"]))
         except BaseException as exc:
-            if writer is not None:
-                writer.abort()
             cause = _elmo_error_in(exc)
             if cause is not None and cause is not exc:
                 raise cause from None
             raise
+    # temp files of shards whose worker was killed mid-write (the retry wrote the shard)
+    _remove_stale_temps(out_dir, {s.output for s in todo})
     return workers, len(pids)
+
+
+def _record(shard: Shard, row: dict[str, Any], out_dir: Path, manifest_path: Path,
+            settings: dict, records: dict[str, dict]) -> None:
+    """A worker wrote ``shard``: check the driver sees it, record it in the manifest."""
+    output = out_dir / shard.output
+    if int(row["lines"]) != shard.lines:
+        raise ElmoError(f"{shard.output}: a worker wrote {row['lines']} sentences, expected "
+                        f"{shard.lines}")
+    if not output.is_file() or output.stat().st_size != int(row["output_bytes"]):
+        raise ConfigError(f"{output}: a worker (pid {row['pid']}) wrote this shard but the "
+                          "driver does not see it: on a multi-node cluster OUT_DIR must be on "
+                          "a filesystem every node shares")
+    records[shard.output] = {**shard.record(), "output": shard.output,
+                             "output_bytes": int(row["output_bytes"]),
+                             "output_sha256": str(row["output_sha256"])}
+    _write_manifest(manifest_path, settings, records)

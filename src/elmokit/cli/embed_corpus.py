@@ -5,6 +5,7 @@ Thin edge over :func:`elmokit.ray.embed_corpus`; imports Ray only when the comma
 from __future__ import annotations
 
 import logging
+import warnings
 
 import click
 
@@ -37,7 +38,8 @@ from elmokit.cli import LazyChoice
               help="CPUs (torch threads) per Ray actor")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--chunk-lines", type=click.IntRange(min=1), default=256, show_default=True,
-              help="sentences per Ray task")
+              help="sentences per batching window and progress report (a Ray task writes "
+              "a whole shard)")
 @click.option("--progress/--no-progress", default=None,
               help="sentences/s, tokens/s and ETA on stderr (default: on a terminal)")
 def embed_corpus(inputs, out_dir, ray_address, workers, output_format, shard_lines, model, mode,
@@ -52,9 +54,14 @@ def embed_corpus(inputs, out_dir, ray_address, workers, output_format, shard_lin
     from elmokit.ray import embed_corpus as run
 
     logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)  # "bars disabled"
-    summary = run(inputs, out_dir, model=model, workers=workers, output_format=output_format,
-                  shard_lines=shard_lines, mode=mode, ray_address=ray_address,
-                  text_column=text_column, skip_empty=skip_empty,
-                  threads_per_worker=threads_per_worker, batch_size=batch_size,
-                  chunk_lines=chunk_lines, progress=progress)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        summary = run(inputs, out_dir, model=model, workers=workers,
+                      output_format=output_format, shard_lines=shard_lines, mode=mode,
+                      ray_address=ray_address, text_column=text_column, skip_empty=skip_empty,
+                      threads_per_worker=threads_per_worker, batch_size=batch_size,
+                      chunk_lines=chunk_lines, progress=progress)
+    for warning in caught:  # e.g. fewer shards than workers (one line each)
+        if issubclass(warning.category, UserWarning) and "elmokit" in warning.filename:
+            click.echo(f"warning: {warning.message}", err=True)
     click.echo(str(summary))
