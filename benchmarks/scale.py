@@ -7,8 +7,8 @@ single-process ``embed_file`` path (1 thread), same input, one run, one table.
 The input is ``benchmarks/data/sotu_sentences.txt`` (2,048 real English sentences) repeated to
 ``--sentences`` lines. Every path writes its output to a temp directory (HDF5, the same layout).
 Ray runs locally with as many CPUs as the largest worker count; Ray's start is not timed, each
-run's actor start is. ``--shard-lines`` defaults to 1/8 of the input per worker (each worker
-writes whole shards: 8 each keeps both busy to the end). First, the shard writer's ceiling:
+run's actor start is. ``--shard-lines`` defaults to what ``embed-corpus`` picks (64 shards
+for an input under 6.4M lines: each worker writes whole shards). First, the shard writer's ceiling:
 tokens/s the HDF5 shard writer alone sustains (the writing share of a worker's time; the bytes
 a cluster's storage must take, see docs/scale.md). Then (``--pair``, default) two
 independent ``embed_file`` processes on the two halves of the input at once, without Ray: what
@@ -130,6 +130,22 @@ def _proc_table() -> dict[int, tuple[int, float]]:
     return table
 
 
+def _process_name(pid: int) -> str:
+    """A short name for a process: its program, or the Python script / module it runs."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        title = Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return str(pid)
+    words = [a.decode(errors="replace") for a in argv if a]
+    if not words:
+        return title
+    if words[0].startswith("ray::") or "python" not in Path(words[0]).name:
+        return Path(words[0]).name.split(" ")[0][:48]  # ray::ActorName or a binary
+    script = next((w for w in words[1:] if not w.startswith("-")), "")
+    return f"python {Path(script).name}"[:48]
+
+
 class ProcessCpu:
     """CPU seconds of this process's descendants (Ray's daemons and workers) over a span:
     /proc sampled every 0.25 s, so a process's last quarter second before it exits is lost."""
@@ -137,6 +153,7 @@ class ProcessCpu:
     def __init__(self) -> None:
         self.first: dict[int, float] = {}
         self.last: dict[int, float] = {}
+        self.names: dict[int, str] = {}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -156,6 +173,8 @@ class ProcessCpu:
             for pid, cpu in self._descendants().items():
                 self.first.setdefault(pid, 0.0)  # born during the span: count from zero
                 self.last[pid] = cpu
+                if pid not in self.names:
+                    self.names[pid] = _process_name(pid)
 
     def __enter__(self) -> ProcessCpu:
         self.first = self._descendants()
@@ -169,6 +188,15 @@ class ProcessCpu:
     def seconds(self, pids: set[int] | None = None, exclude: set[int] = frozenset()) -> float:
         return sum(self.last[pid] - self.first[pid] for pid in self.last
                    if (pids is None or pid in pids) and pid not in exclude)
+
+    def by_name(self, exclude: set[int] = frozenset()) -> dict[str, float]:
+        """CPU seconds per process name (its command line, shortened), largest first."""
+        names: dict[str, float] = {}
+        for pid in self.last:
+            if pid not in exclude:
+                name = self.names.get(pid, str(pid))
+                names[name] = names.get(name, 0.0) + self.last[pid] - self.first[pid]
+        return dict(sorted(names.items(), key=lambda item: -item[1]))
 
 
 def ray_run(model: str, input_path: Path, out_dir: Path, workers: int, output_format: str,
@@ -195,7 +223,8 @@ def ray_run(model: str, input_path: Path, out_dir: Path, workers: int, output_fo
         driver = time.process_time() - cpu_start
         wall = time.perf_counter() - start
     return {"wall": wall, "steady": arrivals[-1] - arrivals[0], "chunks": len(arrivals),
-            "driver": driver, "workers": cpu.seconds(pids), "ray": cpu.seconds(exclude=pids)}
+            "driver": driver, "workers": cpu.seconds(pids), "ray": cpu.seconds(exclude=pids),
+            "others": cpu.by_name(exclude=pids)}
 
 
 def writer_ceiling(out: Path, dim: int, output_format: str, sentences: int,
@@ -234,14 +263,17 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--chunk-lines", type=int, default=256)
     parser.add_argument("--shard-lines", type=int, default=None,
-                        help="lines per output shard (default: sentences / (8 x most workers))")
+                        help="lines per output shard (default: embed-corpus's own, 64 shards "
+                        "for inputs under 6.4M lines)")
     parser.add_argument("--pair", action=argparse.BooleanOptionalAction, default=True,
                         help="also time two independent embed_file processes on the two "
                         "halves at once (no Ray): the ceiling of any 2-worker scheme here")
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",")]
-    if args.shard_lines is None:
-        args.shard_lines = max(args.chunk_lines, args.sentences // (8 * max(counts)))
+    if args.shard_lines is None:  # what embed-corpus itself picks for this input
+        from elmokit.ray import auto_shard_lines
+
+        args.shard_lines = auto_shard_lines(args.sentences, args.chunk_lines)
 
     import ray
     import torch
@@ -287,14 +319,19 @@ def main() -> None:
                 steady_rate = (tokens * (chunks - 1) / chunks) / steady if steady > 0 else 0.0
                 speedup = (tokens / wall) / (tokens / base)
                 rows.append((f"embed-corpus, {workers} worker(s)", str(workers), wall,
-                             tokens / wall, f"{steady_rate:,.0f}", speedup,
+                             tokens / wall,
+                             f"{steady_rate:,.0f} ({steady_rate / (tokens / base):.2f}x)", speedup,
                              f"{speedup / workers:.0%}", f"{run['driver'] / wall:.0%}",
                              f"{run['workers'] / wall:.2f}", f"{run['ray'] / wall:.2f}"))
                 print(f"# done: {workers} worker(s) in {wall:.1f}s", file=sys.stderr, flush=True)
+                top = ", ".join(f"{name} {seconds:.1f}" for name, seconds
+                                in list(run["others"].items())[:6])
+                print(f"# {workers} worker(s): Ray's other processes, CPU seconds: {top}",
+                      flush=True)
         finally:
             ray.shutdown()
     print("| run | workers | seconds | tokens/s | steady tokens/s | speed-up | per worker "
-          "| driver CPU | workers' cores | Ray's other cores |")
+          "| driver CPU | workers' cores | Ray's other cores |")  # steady: tokens/s (speed-up)
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, workers, seconds, rate, steady, speedup, per_worker, driver, cores, ray_cores \
             in rows:

@@ -25,12 +25,14 @@ ray = pytest.importorskip("ray")
 pq = pytest.importorskip("pyarrow.parquet")
 pa = pytest.importorskip("pyarrow")
 
-from elmokit.errors import ConfigError  # noqa: E402
+from elmokit.errors import ConfigError, InputError  # noqa: E402
 from elmokit.ray import (  # noqa: E402
     Shard,
     _Hdf5Writer,
     _ParquetWriter,
     _record,
+    auto_shard_lines,
+    count_lines,
     embed_corpus,
     embed_dataset,
 )
@@ -38,7 +40,7 @@ from elmokit.ray import (  # noqa: E402
 MODEL = "allennlp-tiny"
 WORDS = ("the cell phone rang . blood cells carry oxygen a mouse ran away from cat "
          "dogs bark at night and we sleep well").split()
-# the kill tests: 8 shards of 30 lines, chunks of 10 lines -> 24 Ray tasks
+# the kill tests: 8 shards of 30 lines (8 Ray tasks), chunks of 10 lines
 KILL_OPTIONS = {"model": MODEL, "workers": 2, "output_format": "all", "shard_lines": 30,
                 "chunk_lines": 10, "batch_size": 4, "progress": False}
 
@@ -180,6 +182,20 @@ def test_a_shard_the_driver_cannot_see_is_an_error(tmp_path):
     _record(shard, row, tmp_path, tmp_path / "manifest.json", {"model": "m"}, records)
     assert records["in-00000.hdf5"]["output_bytes"] == 100
     assert json.loads((tmp_path / "manifest.json").read_text())["shards"] == records
+
+
+def test_default_shard_lines_depend_on_the_corpus_only(tmp_path):
+    """100,000 lines per shard, or fewer so that a small corpus still makes 64 shards."""
+    text, tail, table = tmp_path / "a.txt", tmp_path / "b.txt", tmp_path / "c.parquet"
+    text.write_text("one\ntwo\n")
+    tail.write_text("three\nfour")  # no newline after the last line: still a line
+    pq.write_table(pa.table({"text": ["x", "y", "z"]}), table)
+    assert count_lines([text, tail, table]) == 7
+    assert auto_shard_lines(50_000) == 1024  # ceil(50,000 / 64) = 782 -> a multiple of 256
+    assert auto_shard_lines(1_000_000) == 15_872 and auto_shard_lines(10**8) == 100_000
+    assert auto_shard_lines(240, chunk_lines=10) == 10 and auto_shard_lines(7) == 256
+    with pytest.raises(InputError, match="missing.txt: input file not found"):
+        count_lines([text, tmp_path / "missing.txt"])
 
 
 @pytest.mark.parametrize("writer", [_Hdf5Writer, _ParquetWriter])

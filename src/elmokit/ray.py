@@ -70,8 +70,11 @@ LOCK_NAME = ".embed-corpus.lock"
 #: Sentences per batching window in ``embed_corpus`` (fixed: it decides the batching, hence
 #: the bits; also the unit of progress reports).
 CHUNK_LINES = 256
-#: Lines per output shard in ``embed_corpus``.
+#: Lines per output shard in ``embed_corpus`` (at most; see :func:`auto_shard_lines`).
 SHARD_LINES = 100_000
+#: A corpus smaller than this many full shards is cut into this many smaller ones, so that
+#: every worker has several to write (each Ray task writes a whole shard).
+MIN_SHARDS = 64
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
@@ -237,7 +240,7 @@ def embed_dataset(
 class Shard:
     """One input shard (``lines`` lines of ``input`` from ``first_line``) -> ``output``.
 
-    ``chunks``: (start, stop, lines) per Ray task: byte offsets of a text file, row indices of
+    ``chunks``: (start, stop, lines) per batching window: byte offsets of a text file, rows of
     a parquet file."""
 
     input: str
@@ -376,6 +379,33 @@ def plan_shards(
             _scan_text(path, cutter, skip_empty)
         shards.extend(cutter.finish())
     return shards
+
+
+def count_lines(inputs: Sequence[str | os.PathLike], text_column: str = "text") -> int:
+    """Lines of the text inputs plus rows of the parquet ones (newlines counted, not decoded)."""
+    total = 0
+    for given in inputs:
+        path = Path(given)
+        if not path.is_file():
+            raise InputError(f"{given}: input file not found")
+        if path.suffix.lower() in PARQUET_SUFFIXES:
+            total += _parquet_file(path, text_column).metadata.num_rows
+            continue
+        last = b"\n"
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                total += block.count(b"\n")
+                last = block[-1:]
+        total += last != b"\n"  # a last line without its newline
+    return total
+
+
+def auto_shard_lines(lines: int, chunk_lines: int = CHUNK_LINES) -> int:
+    """The default ``shard_lines`` for a corpus of ``lines`` lines: ``SHARD_LINES``, or fewer
+    so that the corpus makes ``MIN_SHARDS`` shards; a multiple of ``chunk_lines``. It depends
+    on the inputs alone (never on the worker count), so a resumed run cuts the same shards."""
+    per_shard = math.ceil(math.ceil(max(lines, 1) / MIN_SHARDS) / chunk_lines) * chunk_lines
+    return min(SHARD_LINES, per_shard)
 
 
 def read_chunk(path: str, start: int, stop: int, text_column: str = "text") -> list[str]:
@@ -786,7 +816,7 @@ def embed_corpus(
     model: str | os.PathLike | None = None,
     workers: int | None = None,
     output_format: str = "all",
-    shard_lines: int = SHARD_LINES,
+    shard_lines: int | None = None,
     mode: str = "exact",
     ray_address: str | None = None,
     text_column: str = "text",
@@ -798,7 +828,8 @@ def embed_corpus(
     on_chunk: Callable[[str, int, int], None] | None = None,
 ) -> CorpusSummary:
     """Embed text files (one sentence per line, whitespace-tokenized) or parquet files (a
-    ``text_column``) into ``out_dir``: one output shard per ``shard_lines`` input lines and
+    ``text_column``) into ``out_dir``: one output shard per ``shard_lines`` input lines
+    (default: :func:`auto_shard_lines`, 100,000 or fewer for a small corpus) and
     ``manifest.json``. Token formats ("all", "top", "average") write HDF5 in the
     ``elmokit embed`` layout, "sentence" writes parquet (layer average, mean over tokens).
 
@@ -820,7 +851,7 @@ def embed_corpus(
         raise InputError(f"mode {mode!r} is not one of {', '.join(MODES)}")
     for name, value in (("shard_lines", shard_lines), ("chunk_lines", chunk_lines),
                         ("threads_per_worker", threads_per_worker), ("batch_size", batch_size)):
-        if value < 1:
+        if value is not None and value < 1:
             raise InputError(f"{name} must be at least 1, got {value}")
     if workers is not None and workers < 1:
         raise InputError(f"workers must be at least 1, got {workers}")
@@ -830,6 +861,8 @@ def embed_corpus(
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{out_dir}: OUT_DIR is a file")
+    if shard_lines is None:
+        shard_lines = auto_shard_lines(count_lines(inputs, text_column), chunk_lines)
     identity = model_identity(model)
     settings = _settings(identity, output_format, mode, shard_lines, chunk_lines, skip_empty,
                          text_column, batch_size)

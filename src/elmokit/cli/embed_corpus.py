@@ -25,8 +25,9 @@ from elmokit.cli import LazyChoice
               show_default=True,
               help="all / top / average: token vectors, HDF5 in the `elmokit embed` layout; "
                    "sentence: one vector per line (layer average, mean over tokens), parquet")
-@click.option("--shard-lines", type=click.IntRange(min=1), default=100_000, show_default=True,
-              help="input lines per output shard")
+@click.option("--shard-lines", type=click.IntRange(min=1), default=None,
+              help="input lines per output shard [default: 100,000, or fewer so that a smaller "
+              "corpus still makes 64 shards (a multiple of --chunk-lines)]")
 @click.option("--model", "-m", default=None, help="bundled/known model name or a model "
               "directory (the same path on every node)")
 @click.option("--mode", type=LazyChoice("elmokit.inference:MODES"), default="exact",
@@ -54,6 +55,7 @@ def embed_corpus(inputs, out_dir, ray_address, workers, output_format, shard_lin
     from elmokit.ray import embed_corpus as run
 
     logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)  # "bars disabled"
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # "execution finished in ..."
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         summary = run(inputs, out_dir, model=model, workers=workers,
