@@ -933,6 +933,8 @@ def _run(todo: list[Shard], out_dir: Path, manifest_path: Path, settings: dict,
                 finished.put(("error", exc))
 
         threading.Thread(target=consume, name="embed-corpus-results", daemon=True).start()
+        chunks, reported, last_call = sum(len(s.chunks) for s in todo), 0, 0.0
+        newest: dict[str, int] = {}  # output shard -> its newest chunk reported
         try:
             while True:
                 try:
@@ -941,14 +943,22 @@ def _run(todo: list[Shard], out_dir: Path, manifest_path: Path, settings: dict,
                     kind, value = "poll", None
                 for output, chunk, pid, sentences, tokens in ray.get(board.drain.remote()):
                     pids.add(pid)
-                    meter.update(sentences, tokens)
+                    if chunk > newest.get(output, -1):  # not a retried shard's chunk again
+                        newest[output] = chunk
+                        reported += 1
+                        meter.update(sentences, tokens)
                     if on_chunk is not None:
                         on_chunk(output, chunk, pid)
                 if kind == "end":
+                    if reported < chunks and time.monotonic() < last_call:
+                        finished.put((kind, value))  # the board may still be receiving
+                        time.sleep(0.05)
+                        continue
                     break
                 if kind == "error":
                     raise value
                 if kind == "row":
+                    last_call = time.monotonic() + 5.0  # for the last chunks' reports
                     _record(todo[value["shard"]], value, out_dir, manifest_path, settings,
                             records)
                     pids.add(int(value["pid"]))
