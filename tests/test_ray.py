@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -182,6 +183,24 @@ def test_a_shard_the_driver_cannot_see_is_an_error(tmp_path):
     _record(shard, row, tmp_path, tmp_path / "manifest.json", {"model": "m"}, records)
     assert records["in-00000.hdf5"]["output_bytes"] == 100
     assert json.loads((tmp_path / "manifest.json").read_text())["shards"] == records
+
+
+def test_progress_counts_every_sentence_once(local_ray, tmp_path, capsys):
+    """Sentences/s, tokens/s and ETA over all workers, ending at the whole corpus."""
+    lines = sentences(40, seed=3)
+    corpus = tmp_path / "p.txt"
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    summary = embed_corpus([corpus], tmp_path / "out", model=MODEL, workers=2, shard_lines=10,
+                           chunk_lines=5, output_format="top", progress=True)
+    assert (summary.shards_written, summary.sentences) == (4, 40)
+    assert summary.tokens == sum(len(line.split()) for line in lines)
+    reports = [line for line in capsys.readouterr().err.splitlines()
+               if line.startswith("embed-corpus: ")]
+    assert reports, "no progress line"
+    assert re.fullmatch(r"embed-corpus: 40/40 sentences, [\d,]+ sentences/s, [\d,]+ tokens/s, "
+                        r"ETA 0:00:00", reports[-1]), reports[-1]
+    assert str(summary).startswith(f"wrote 4 of 4 shards to {tmp_path / 'out'} (0 already "
+                                   "done): 40 sentences, ")
 
 
 def test_default_shard_lines_depend_on_the_corpus_only(tmp_path):
