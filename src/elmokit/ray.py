@@ -512,7 +512,8 @@ class ShardEmbedWriter:
                                     int(batch["first_line"][row]),
                                     json.loads(str(batch["chunks"][row])))
             rows.append({"shard": int(batch["shard"][row]), "pid": self.pid, **done})
-        return {key: np.array([r[key] for r in rows], dtype=object) for key in rows[0]}
+        keys = ("shard", "pid", "lines", "tokens", "output_bytes", "output_sha256")
+        return {key: np.array([r[key] for r in rows], dtype=object) for key in keys}
 
 
 class _Board:
