@@ -330,8 +330,8 @@ def main() -> None:
                       flush=True)
         finally:
             ray.shutdown()
-    print("| run | workers | seconds | tokens/s | steady tokens/s | speed-up | per worker "
-          "| driver CPU | workers' cores | Ray's other cores |")  # steady: tokens/s (speed-up)
+    print("| run | workers | seconds | tokens/s | steady tokens/s (speed-up) | speed-up "
+          "| per worker | driver CPU | workers' cores | Ray's other cores |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, workers, seconds, rate, steady, speedup, per_worker, driver, cores, ray_cores \
             in rows:
