@@ -485,24 +485,22 @@ class ShardEmbedWriter:
 
     def write_shard(self, path: str, output: str, first_line: int,
                     chunks: list[list[int]]) -> dict[str, Any]:
-        """Embed and write one shard -> {"lines", "tokens", "output_bytes", "output_sha256"}."""
+        """Embed and write one shard -> {"lines", "output_bytes", "output_sha256"}."""
         target = self.out_dir / output
         writer = self.writer(target, self.embedder.elmo.dim, first_line)
-        tokens = 0
         try:
             for number, (start, stop, _) in enumerate(chunks):
                 texts = read_chunk(path, start, stop, self.text_column)
                 layers = self.embedder.embed_layers(texts, clear_cache=number == 0)
                 writer.add(texts, [self.embedder.vectors(one) for one in layers])
-                words = sum(len(text.split()) for text in texts)
-                tokens += words
                 if self.board is not None:  # fire and forget: the driver polls the board
+                    words = sum(len(text.split()) for text in texts)
                     self.board.chunk.remote(output, number, self.pid, len(texts), words)
             writer.finish()
         except BaseException:
             writer.abort()
             raise
-        return {"lines": writer.count, "tokens": tokens, "output_bytes": target.stat().st_size,
+        return {"lines": writer.count, "output_bytes": target.stat().st_size,
                 "output_sha256": file_sha256(target)}
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -512,7 +510,7 @@ class ShardEmbedWriter:
                                     int(batch["first_line"][row]),
                                     json.loads(str(batch["chunks"][row])))
             rows.append({"shard": int(batch["shard"][row]), "pid": self.pid, **done})
-        keys = ("shard", "pid", "lines", "tokens", "output_bytes", "output_sha256")
+        keys = ("shard", "pid", "lines", "output_bytes", "output_sha256")
         return {key: np.array([r[key] for r in rows], dtype=object) for key in keys}
 
 
@@ -885,8 +883,8 @@ def embed_corpus(
             summary.workers, summary.worker_processes = _run(
                 todo, out_dir, manifest_path, settings, records, workers=workers,
                 threads=threads_per_worker, ray_address=ray_address, batch_size=batch_size,
-                text_column=text_column, progress=sys.stderr.isatty() if progress is None else progress,
-                on_chunk=on_chunk)
+                text_column=text_column,
+                progress=sys.stderr.isatty() if progress is None else progress, on_chunk=on_chunk)
     summary.seconds = time.perf_counter() - start
     return summary
 
