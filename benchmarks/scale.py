@@ -24,6 +24,8 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
+import statistics
 import sys
 import tempfile
 import threading
@@ -57,9 +59,10 @@ def make_input(path: Path, source: Path, sentences: int) -> int:
 
 
 def _timed_embed_file(model: str, input_path: Path | str, out: Path | str, output_format: str,
-                      batch_size: int, ready: Any = None) -> tuple[float, float]:
-    """``Elmo.embed_file`` with 1 torch thread -> (start, end) wall-clock times (model load not
-    timed; ``ready()``, when given, is called between the load and the start)."""
+                      batch_size: int, ready: Any = None) -> tuple[float, float, float]:
+    """``Elmo.embed_file`` with 1 torch thread -> (start, end) wall-clock times and the CPU
+    seconds this process used between them (model load not timed; ``ready()``, when given, is
+    called between the load and the start)."""
     import torch
 
     from elmokit import Elmo
@@ -68,17 +71,24 @@ def _timed_embed_file(model: str, input_path: Path | str, out: Path | str, outpu
     elmo = Elmo.load(model)
     if ready is not None:
         ready()
-    start = time.time()
+    start, cpu = time.time(), time.process_time()
     elmo.embed_file(input_path, out, output_format=output_format, batch_size=batch_size,
                     progress=False)
-    return start, time.time()
+    return start, time.time(), time.process_time() - cpu
 
 
 def single_process(model: str, input_path: Path, out: Path, output_format: str,
-                   batch_size: int) -> float:
-    """``Elmo.embed_file`` with 1 torch thread -> seconds (model load not timed)."""
-    start, end = _timed_embed_file(model, input_path, out, output_format, batch_size)
-    return end - start
+                   batch_size: int) -> tuple[float, float]:
+    """``Elmo.embed_file`` with 1 torch thread, in a fresh process like the others -> wall
+    seconds and CPU seconds (model load not timed)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        start, end, cpu = pool.apply(_timed_embed_file,
+                                     (model, str(input_path), str(out), output_format,
+                                      batch_size))
+    return end - start, cpu
 
 
 def _pair_member(model: str, input_path: str, out: str, output_format: str, batch_size: int,
@@ -89,10 +99,11 @@ def _pair_member(model: str, input_path: str, out: str, output_format: str, batc
 
 
 def two_processes(model: str, input_path: Path, tmp: Path, output_format: str,
-                  batch_size: int) -> float:
+                  batch_size: int) -> tuple[float, float]:
     """Two independent ``embed_file`` processes (1 thread each) on the two halves of the
-    input, at the same time, no Ray -> seconds from the first start to the last end. What
-    any two-worker scheme on this machine can reach at best."""
+    input, at the same time, no Ray -> seconds from the first start to the last end, and
+    their CPU seconds together. What any two-worker scheme on this machine can reach at
+    best."""
     import multiprocessing
 
     lines = input_path.read_text(encoding="utf-8").splitlines(keepends=True)
@@ -111,7 +122,8 @@ def two_processes(model: str, input_path: Path, tmp: Path, output_format: str,
         proc.join()
         if proc.exitcode:
             raise SystemExit(f"a pair process failed (exit {proc.exitcode})")
-    return max(end for _, end in spans) - min(start for start, _ in spans)
+    return (max(end for _, end, _ in spans) - min(start for start, _, _ in spans),
+            sum(cpu for _, _, cpu in spans))
 
 
 TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -207,11 +219,12 @@ def ray_run(model: str, input_path: Path, out_dir: Path, workers: int, output_fo
     from elmokit.ray import embed_corpus
 
     arrivals: list[float] = []
-    pids: set[int] = set()
+    first_cpu: dict[int, float] = {}  # a worker's CPU seconds when its first chunk arrived
 
     def arrived(output: str, chunk: int, pid: int) -> None:
         arrivals.append(time.perf_counter())
-        pids.add(pid)
+        if pid not in first_cpu:
+            first_cpu[pid] = _proc_table().get(pid, (0, 0.0))[1]
 
     start = time.perf_counter()
     cpu_start = time.process_time()
@@ -222,9 +235,13 @@ def ray_run(model: str, input_path: Path, out_dir: Path, workers: int, output_fo
                      on_chunk=arrived)
         driver = time.process_time() - cpu_start
         wall = time.perf_counter() - start
-    return {"wall": wall, "steady": arrivals[-1] - arrivals[0], "chunks": len(arrivals),
+    pids = set(first_cpu)
+    chunks = len(arrivals)
+    steady_cpu = sum(cpu.last[pid] - first_cpu[pid] for pid in pids if pid in cpu.last)
+    return {"wall": wall, "steady": arrivals[-1] - arrivals[0], "chunks": chunks,
             "driver": driver, "workers": cpu.seconds(pids), "ray": cpu.seconds(exclude=pids),
-            "others": cpu.by_name(exclude=pids)}
+            "others": cpu.by_name(exclude=pids),
+            "steady_share": (chunks - len(pids)) / chunks, "steady_cpu": steady_cpu}
 
 
 def writer_ceiling(out: Path, dim: int, output_format: str, sentences: int,
@@ -265,6 +282,10 @@ def main() -> None:
     parser.add_argument("--shard-lines", type=int, default=None,
                         help="lines per output shard (default: embed-corpus's own, 64 shards "
                         "for inputs under 6.4M lines)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="repeat every run this many times, interleaved (single, pair, "
+                        "Ray, single, ...), and add the medians: speed-ups on a shared VM "
+                        "drift by more than the effects measured")
     parser.add_argument("--pair", action=argparse.BooleanOptionalAction, default=True,
                         help="also time two independent embed_file processes on the two "
                         "halves at once (no Ray): the ceiling of any 2-worker scheme here")
@@ -297,52 +318,90 @@ def main() -> None:
                                  per_sentence)
         print(f"# shard writer alone ({args.output_format}, D={dim}, {per_sentence} tokens "
               f"per sentence): {ceiling:,.0f} tokens/s", flush=True)
-        base = single_process(args.model, input_path, tmp / "single.hdf5", args.output_format,
-                              args.batch_size)
-        rows = [("embed_file (1 process)", "-", base, tokens / base, "-", 1.0, "-", "-", "-",
-                 "-")]
-        if args.pair:
-            pair = two_processes(args.model, input_path, tmp, args.output_format,
-                                 args.batch_size)
-            rows.append(("2 x embed_file at once, no Ray (the 2-process ceiling)", "2", pair,
-                         tokens / pair, "-", base / pair, f"{base / pair / 2:.0%}", "-", "-",
-                         "-"))
-            print(f"# done: 2 x embed_file in {pair:.1f}s", file=sys.stderr, flush=True)
-        ray.init(num_cpus=max(counts), include_dashboard=False, log_to_driver=False,
-                 object_store_memory=max(200, 100 * max(counts)) * 1024**2)
-        try:
-            for workers in counts:
-                run = ray_run(args.model, input_path, tmp / f"ray{workers}", workers,
-                              args.output_format, args.batch_size, args.chunk_lines,
-                              args.shard_lines)
-                wall, steady, chunks = run["wall"], run["steady"], run["chunks"]
-                steady_rate = (tokens * (chunks - 1) / chunks) / steady if steady > 0 else 0.0
-                speedup = (tokens / wall) / (tokens / base)
-                rows.append((f"embed-corpus, {workers} worker(s)", str(workers), wall,
-                             tokens / wall,
-                             f"{steady_rate:,.0f} ({steady_rate / (tokens / base):.2f}x)", speedup,
-                             f"{speedup / workers:.0%}", f"{run['driver'] / wall:.0%}",
-                             f"{run['workers'] / wall:.2f}", f"{run['ray'] / wall:.2f}"))
-                print(f"# done: {workers} worker(s) in {wall:.1f}s", file=sys.stderr, flush=True)
-                top = ", ".join(f"{name} {seconds:.1f}" for name, seconds
-                                in list(run["others"].items())[:6])
-                print(f"# {workers} worker(s): Ray's other processes, CPU seconds: {top}",
-                      flush=True)
-        finally:
-            ray.shutdown()
-    print("| run | workers | seconds | tokens/s | steady tokens/s (speed-up) | speed-up "
-          "| per worker | driver CPU | workers' cores | Ray's other cores |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for name, workers, seconds, rate, steady, speedup, per_worker, driver, cores, ray_cores \
-            in rows:
-        print(f"| {name} | {workers} | {seconds:.1f} | {rate:,.0f} | {steady} | "
-              f"{speedup:.2f}x | {per_worker} | {driver} | {cores} | {ray_cores} |")
+        results = [one_round(args, counts, tokens, input_path, tmp, number)
+                   for number in range(1, args.rounds + 1)]
+    header = ("| run | workers | seconds | tokens/s | steady tokens/s (speed-up) | speed-up "
+              "| per worker | tokens per CPU-second | driver CPU | workers' cores "
+              "| Ray's other cores |")
+    print(header)
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for number, rows in enumerate(results, 1):
+        for row in rows:
+            name = row["name"] + (f" (round {number})" if args.rounds > 1 else "")
+            print(f"| {name} | {row['workers']} | {row['wall']:.1f} | {tokens / row['wall']:,.0f} "
+                  f"| {row['steady']} | {row['speedup']:.2f}x | {row['per_worker']} "
+                  f"| {row['per_cpu']:,.0f} | {row['driver']} | {row['cores']} "
+                  f"| {row['ray']} |")
+    if args.rounds > 1:
+        print(f"\nmedians over {args.rounds} rounds (each speed-up against its own round's "
+              "single process):\n")
+        print("| run | speed-up | steady speed-up | tokens per CPU-second |")
+        print("| --- | ---: | ---: | ---: |")
+        for index, row in enumerate(results[0]):
+            same = [rows[index] for rows in results]
+            steady = [r["steady_speedup"] for r in same if r["steady_speedup"] is not None]
+            print(f"| {row['name']} | {statistics.median(r['speedup'] for r in same):.2f}x "
+                  f"| {f'{statistics.median(steady):.2f}x' if steady else '-'} "
+                  f"| {statistics.median(r['per_cpu'] for r in same):,.0f} |")
     print("(speed-up: tokens/s over the wall time, vs embed_file; per worker: speed-up / "
-          "workers; steady: from the first chunk's arrival, actor start excluded; driver CPU: "
-          "the embed-corpus process's CPU time over the wall time; workers' cores: CPU seconds "
-          "of the worker actors over the wall time (cores they got on average); Ray's other "
-          "cores: the same for every other process Ray runs (raylet, GCS, agents, Ray Data's "
-          "helper actors))")
+          "workers; steady: from the first chunk's arrival, actor start excluded; tokens per "
+          "CPU-second: over the embedding processes' own CPU time, model load excluded (the "
+          "worker actors', every thread of them, from each one's first chunk on); driver CPU: the embed-corpus process's CPU "
+          "time over the wall time; workers' cores: CPU seconds of the worker actors over the "
+          "wall time (cores they got on average); Ray's other cores: the same for every other "
+          "process Ray runs (raylet, GCS, agents, Ray Data's helper actors))")
+
+
+def one_round(args: argparse.Namespace, counts: list[int], tokens: int, input_path: Path,
+              tmp: Path, number: int) -> list[dict[str, Any]]:
+    """One of each run, in order: embed_file, the no-Ray pair, embed-corpus with each worker
+    count (a local Ray started for them, its start not timed) -> table rows."""
+    import ray
+
+    base, base_cpu = single_process(args.model, input_path, tmp / "single.hdf5",
+                                    args.output_format, args.batch_size)
+    rows = [{"name": "embed_file (1 process)", "workers": "-", "wall": base, "steady": "-",
+             "steady_speedup": None, "speedup": 1.0, "per_worker": "-",
+             "per_cpu": tokens / base_cpu, "driver": "-", "cores": "-", "ray": "-"}]
+    print(f"# round {number}: embed_file in {base:.1f}s", file=sys.stderr, flush=True)
+    if args.pair:
+        pair, pair_cpu = two_processes(args.model, input_path, tmp, args.output_format,
+                                       args.batch_size)
+        rows.append({"name": "2 x embed_file at once, no Ray (the 2-process ceiling)",
+                     "workers": "2", "wall": pair, "steady": "-", "steady_speedup": None,
+                     "speedup": base / pair, "per_worker": f"{base / pair / 2:.0%}",
+                     "per_cpu": tokens / pair_cpu, "driver": "-",
+                     "cores": f"{pair_cpu / pair:.2f}", "ray": "-"})
+        print(f"# round {number}: 2 x embed_file in {pair:.1f}s", file=sys.stderr, flush=True)
+    ray.init(num_cpus=max(counts), include_dashboard=False, log_to_driver=False,
+             object_store_memory=max(200, 100 * max(counts)) * 1024**2)
+    try:
+        for workers in counts:
+            out_dir = tmp / f"ray{workers}-{number}"
+            run = ray_run(args.model, input_path, out_dir, workers, args.output_format,
+                          args.batch_size, args.chunk_lines, args.shard_lines)
+            shutil.rmtree(out_dir)
+            wall, steady, chunks = run["wall"], run["steady"], run["chunks"]
+            steady_rate = (tokens * (chunks - 1) / chunks) / steady if steady > 0 else 0.0
+            speedup = base / wall
+            rows.append({"name": f"embed-corpus, {workers} worker(s)", "workers": str(workers),
+                         "wall": wall,
+                         "steady": f"{steady_rate:,.0f} ({steady_rate / (tokens / base):.2f}x)",
+                         "steady_speedup": steady_rate / (tokens / base), "speedup": speedup,
+                         "per_worker": f"{speedup / workers:.0%}",
+                         "per_cpu": tokens * run["steady_share"] / run["steady_cpu"],
+                         "driver": f"{run['driver'] / wall:.0%}",
+                         "cores": f"{run['workers'] / wall:.2f}",
+                         "ray": f"{run['ray'] / wall:.2f}"})
+            print(f"# round {number}: {workers} worker(s) in {wall:.1f}s", file=sys.stderr,
+                  flush=True)
+            top = ", ".join(f"{name} {seconds:.1f}" for name, seconds
+                            in list(run["others"].items())[:6])
+            print(f"# round {number}, {workers} worker(s): Ray's other processes, CPU "
+                  f"seconds: {top}", flush=True)
+    finally:
+        ray.shutdown()
+    return rows
 
 
 def _model_dim(model: str) -> int:
