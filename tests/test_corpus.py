@@ -11,7 +11,7 @@ import pytest
 # the corpus builder is a dev tool in tools/, not part of the installed package
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
-from elmokit_corpus import build, extract  # noqa: E402
+from elmokit_corpus import build, extract, modern  # noqa: E402
 from elmokit_corpus.evaldata import brown_split, clean_review, email_text  # noqa: E402
 from elmokit_corpus.text import (  # noqa: E402
     chunk,
@@ -165,6 +165,50 @@ def test_parse_sources() -> None:
     assert build.parse_sources(None) == build.DEFAULT_SOURCES
     with pytest.raises(extract.CorpusError, match="brown"):
         build.parse_sources("brown")
+    assert build.parse_sources("classic") == build.CLASSIC_SOURCES
+    assert build.parse_sources("gcide,modern")[:2] == ("gcide", "libreoffice-help")
+    assert set(build.parse_sources("classic,modern")) == set(build.DEFAULT_SOURCES)
+
+
+def test_modern_sources_are_training_text_with_a_licence() -> None:
+    assert len(build.MODERN_SOURCES) == 62  # 47 packages, the 15 Wesnoth campaigns apart
+    for name in build.MODERN_SOURCES:
+        source = build.SOURCES[name]
+        assert source.licence and source.splits == ("train",), name
+        assert source.split_of(name) == "train"
+    assert not set(build.MODERN_SOURCES) & set(build.CLASSIC_SOURCES)
+
+
+def test_modern_html_extractor_keeps_prose_and_drops_code(tmp_path: Path) -> None:
+    page = tmp_path / "usr/share/doc/abs-guide/html/intro.html"
+    page.parent.mkdir(parents=True)
+    page.write_text(
+        "<html><head><title>Intro</title></head><body><div class='navheader'>Next Prev Up "
+        "Home page</div><p>The shell reads each line you type and runs it.</p>"
+        "<pre>for f in *.txt; do echo $f; done</pre><p>Too short.</p>"
+        "<p>The shell reads each line you type and runs it.</p>"
+        "<p>Quoting keeps   spaces\n inside one word.</p></body></html>", encoding="utf-8")
+    assert list(modern.abs_guide(tmp_path)) == [
+        "The shell reads each line you type and runs it.",
+        "Quoting keeps spaces inside one word."]
+
+
+def test_modern_dictd_and_chat_extractors(tmp_path: Path) -> None:
+    import gzip
+
+    dictd = tmp_path / "usr/share/dictd/jargon.dict.dz"
+    dictd.parent.mkdir(parents=True)
+    with gzip.open(dictd, "wt", encoding="utf-8") as handle:
+        handle.write("hack\n   A quick job that produces what is needed,\n   but not well.\n\n"
+                     "   See also {kludge}.\n")
+    assert list(modern.jargon(tmp_path)) == ["A quick job that produces what is needed, but "
+                                             "not well."]
+    chat = tmp_path / "wheel/chatterbot_corpus/data/english/greetings.yml"
+    chat.parent.mkdir(parents=True)
+    chat.write_text("categories:\n- greetings\nconversations:\n- - Hello there, how are you?\n"
+                    "  - I am doing well, thank you.\n- - Hi\n  - Hello\n", encoding="utf-8")
+    assert list(modern.chatterbot(tmp_path / "wheel")) == [
+        "Hello there, how are you? I am doing well, thank you."]
 
 
 def test_read_source_caps_words_per_split(tmp_path: Path) -> None:

