@@ -29,3 +29,7 @@ class ModelNotFoundError(ElmoError):
 
 class OutputError(ElmoError):
     """An output file (embeddings, weights, a checkpoint, a download) cannot be written."""
+
+
+class ElmoWarning(UserWarning):
+    """A warning elmokit gives on purpose (the CLI prints these, one line each)."""

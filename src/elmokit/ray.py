@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from elmokit.errors import ConfigError, ElmoError, InputError
+from elmokit.errors import ConfigError, ElmoError, ElmoWarning, InputError
 from elmokit.layers import (
     OUTPUT_FORMATS,
     LayerSpec,
@@ -352,6 +352,13 @@ def _scan_parquet(path: Path, cutter: _ShardCutter, skip_empty: bool, text_colum
             number += 1
 
 
+def _input_file(given: str | os.PathLike) -> Path:
+    path = Path(given)
+    if not path.is_file():
+        raise InputError(f"{given}: input file not found")
+    return path
+
+
 def plan_shards(
     inputs: Sequence[str | os.PathLike],
     output_suffix: str,
@@ -364,9 +371,7 @@ def plan_shards(
     shards: list[Shard] = []
     stems: dict[str, Path] = {}
     for given in inputs:
-        path = Path(given).resolve()
-        if not path.is_file():
-            raise InputError(f"{given}: input file not found")
+        path = _input_file(given).resolve()
         stem = path.stem
         if stem in stems:
             raise InputError(f"{given} and {stems[stem]} would both write shards named "
@@ -385,9 +390,7 @@ def count_lines(inputs: Sequence[str | os.PathLike], text_column: str = "text") 
     """Lines of the text inputs plus rows of the parquet ones (newlines counted, not decoded)."""
     total = 0
     for given in inputs:
-        path = Path(given)
-        if not path.is_file():
-            raise InputError(f"{given}: input file not found")
+        path = _input_file(given)
         if path.suffix.lower() in PARQUET_SUFFIXES:
             total += _parquet_file(path, text_column).metadata.num_rows
             continue
@@ -905,7 +908,7 @@ def _run(todo: list[Shard], out_dir: Path, manifest_path: Path, settings: dict,
         if len(todo) < workers:
             warnings.warn(f"{len(todo)} shard(s) to write for {workers} workers: only "
                           f"{len(todo)} will work (a smaller --shard-lines cuts more shards)",
-                          stacklevel=3)
+                          ElmoWarning, stacklevel=3)
         board = ray.remote(num_cpus=0)(_Board).remote()
         items = [{"shard": k, "path": shard.input, "output": shard.output,
                   "first_line": shard.first_line, "chunks": json.dumps(shard.chunks)}

@@ -10,6 +10,7 @@ import warnings
 import click
 
 from elmokit.cli import LazyChoice
+from elmokit.errors import ElmoWarning
 
 
 @click.command("embed-corpus")
@@ -64,6 +65,6 @@ def embed_corpus(inputs, out_dir, ray_address, workers, output_format, shard_lin
                       threads_per_worker=threads_per_worker, batch_size=batch_size,
                       chunk_lines=chunk_lines, progress=progress)
     for warning in caught:  # e.g. fewer shards than workers (one line each)
-        if issubclass(warning.category, UserWarning) and "elmokit" in warning.filename:
+        if issubclass(warning.category, ElmoWarning):  # not Ray's own
             click.echo(f"warning: {warning.message}", err=True)
     click.echo(str(summary))
