@@ -20,23 +20,28 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _python(code: str) -> None:
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_help_does_not_import_torch() -> None:
-    _python("import sys; from click.testing import CliRunner; from elmokit.cli import main; "
-            "r = CliRunner().invoke(main, ['--help']); assert r.exit_code == 0, r.output; "
-            "assert 'torch' not in sys.modules, 'elmokit --help imported torch'")
+    _python(
+        "import sys; from click.testing import CliRunner; from elmokit.cli import main; "
+        "r = CliRunner().invoke(main, ['--help']); assert r.exit_code == 0, r.output; "
+        "assert 'torch' not in sys.modules, 'elmokit --help imported torch'"
+    )
 
 
 def test_import_elmokit_is_light_and_exports_work() -> None:
-    _python("import sys, elmokit; assert elmokit.__version__; "
-            "assert 'torch' not in sys.modules, 'import elmokit imported torch'; "
-            "from elmokit import Elmo, ElmoLayer, ElmoError, load, tokenize; "
-            "assert Elmo.__name__ == 'Elmo' and ElmoLayer.__name__ == 'ElmoLayer'; "
-            "assert 'Elmo' in dir(elmokit)")
+    _python(
+        "import sys, elmokit; assert elmokit.__version__; "
+        "assert 'torch' not in sys.modules, 'import elmokit imported torch'; "
+        "from elmokit import Elmo, ElmoLayer, ElmoError, load, tokenize; "
+        "assert Elmo.__name__ == 'Elmo' and ElmoLayer.__name__ == 'ElmoLayer'; "
+        "assert 'Elmo' in dir(elmokit)"
+    )
 
 
 def _listed_commands() -> list[str]:
@@ -64,20 +69,33 @@ def test_command_table_targets_are_click_commands() -> None:
         assert module.startswith("elmokit.cli."), name
         assert isinstance(getattr(importlib.import_module(module), attr), click.Command)
         extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
-            "optional-dependencies"]
+            "optional-dependencies"
+        ]
         assert extra is None or extra in extras
 
 
 def test_python_dash_m() -> None:
-    done = subprocess.run([sys.executable, "-m", "elmokit.cli", "--help"], capture_output=True,
-                          text=True, timeout=120, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "elmokit.cli", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert done.returncode == 0 and "serve" in done.stdout, done.stderr
 
 
 @pytest.mark.parametrize(
     ("command", "extra"),
-    [("embed", None), ("train", None), ("evaluate", "downstream"), ("classify", "downstream"),
-     ("plot", "downstream"), ("neighbors", "downstream"), ("serve", "serve")],
+    [
+        ("embed", None),
+        ("train", None),
+        ("evaluate", "downstream"),
+        ("classify", "downstream"),
+        ("plot", "downstream"),
+        ("neighbors", "downstream"),
+        ("serve", "serve"),
+    ],
 )
 def test_missing_dependency_hint_names_the_extra(command: str, extra: str | None) -> None:
     hint = missing_dependency_hint(command, "somepkg.sub")
@@ -91,7 +109,8 @@ def test_missing_dependency_hint_names_the_extra(command: str, extra: str | None
 def test_all_extra_is_the_union_of_the_others() -> None:
     tomllib = pytest.importorskip("tomllib")
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
-        "optional-dependencies"]
+        "optional-dependencies"
+    ]
     (all_of,) = extras["all"]
     named = set(all_of.removeprefix("elmokit[").removesuffix("]").split(","))
     # every extra but the heavy optional TensorFlow one (and "all" and "test" themselves)
@@ -106,7 +125,8 @@ def test_a_missing_dependency_is_one_line(monkeypatch: pytest.MonkeyPatch) -> No
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         "error: command 'serve' needs the Python package 'uvicorn', which is not installed: "
-        "pip install 'elmokit[serve]'"]
+        "pip install 'elmokit[serve]'"
+    ]
 
 
 def test_serve_defaults_come_from_the_settings() -> None:
@@ -122,17 +142,32 @@ def test_serve_defaults_come_from_the_settings() -> None:
     assert "--max-json-floats" in help_text and "2000000" in help_text
 
 
-def test_serve_hands_the_settings_to_uvicorn(monkeypatch: pytest.MonkeyPatch,
-                                             tmp_path: Path) -> None:
+def test_serve_hands_the_settings_to_uvicorn(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     uvicorn = pytest.importorskip("uvicorn")
     calls: list[dict] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append({"app": app, **kw}))
     monkeypatch.setenv(SETTINGS_ENV, "")  # restored after the test
     key = tmp_path / "key"
     key.write_text("s3cret\n")
-    result = CliRunner().invoke(main, [
-        "serve", "--max-json-floats", "10", "--no-batching", "--workers", "2", "--port", "9",
-        "--api-key-file", str(key), "--host", "0.0.0.0"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "serve",
+            "--max-json-floats",
+            "10",
+            "--no-batching",
+            "--workers",
+            "2",
+            "--port",
+            "9",
+            "--api-key-file",
+            str(key),
+            "--host",
+            "0.0.0.0",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "warning" not in result.output
     (call,) = calls

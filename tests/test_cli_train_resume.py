@@ -26,9 +26,27 @@ def test_resume_needs_only_out_and_refuses_a_contradiction(tmp_path):
     out = str(tmp_path / "run")
     runner = CliRunner()
     common = ["--no-progress", "--threads", "1", "--log-every", "1"]
-    first = runner.invoke(main, ["train", "--corpus", str(corpus), "--vocab", str(vocab),
-                                 "--out", out, "--batch-size", "8", "--unroll", "6",
-                                 "--n-negative", "16", "--max-steps", "2", *common])
+    first = runner.invoke(
+        main,
+        [
+            "train",
+            "--corpus",
+            str(corpus),
+            "--vocab",
+            str(vocab),
+            "--out",
+            out,
+            "--batch-size",
+            "8",
+            "--unroll",
+            "6",
+            "--n-negative",
+            "16",
+            "--max-steps",
+            "2",
+            *common,
+        ],
+    )
     assert first.exit_code == 0, first.output
     resumed = runner.invoke(main, ["train", "--out", out, "--resume", "--max-steps", "3", *common])
     assert resumed.exit_code == 0, resumed.output
@@ -41,12 +59,14 @@ def test_resume_needs_only_out_and_refuses_a_contradiction(tmp_path):
         (["--tokenizer", "elmokit"], "--tokenizer whitespace; --tokenizer elmokit contradicts it"),
         (["--corpus", "other.txt"], f"--corpus {corpus}; --corpus other.txt contradicts it"),
     ]:
-        result = runner.invoke(main, ["train", "--out", out, "--resume", "--max-steps", "4",
-                                      *flags, *common])
+        result = runner.invoke(
+            main, ["train", "--out", out, "--resume", "--max-steps", "4", *flags, *common]
+        )
         assert result.exit_code == 1
         lines = result.output.strip().splitlines()
-        assert lines == [f"error: {Path(out) / 'checkpoint.pt'} was trained with {message} "
-                         "(drop it to resume)"]
+        assert lines == [
+            f"error: {Path(out) / 'checkpoint.pt'} was trained with {message} (drop it to resume)"
+        ]
     assert load_checkpoint(out)["step"] == 3  # nothing ran
     # a new run still needs --corpus and --vocab: one line, not a traceback
     new = runner.invoke(main, ["train", "--out", str(tmp_path / "new"), *common])

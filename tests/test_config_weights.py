@@ -63,7 +63,9 @@ def test_weights_round_trip_is_bit_exact(tmp_path):
     with h5py.File(TINY_WEIGHTS, "r") as original, h5py.File(out, "r") as written:
         keys = expected_shapes(elmo.bilm)
         datasets = []
-        original.visititems(lambda k, v: datasets.append(k) if isinstance(v, h5py.Dataset) else None)
+        original.visititems(
+            lambda k, v: datasets.append(k) if isinstance(v, h5py.Dataset) else None
+        )
         assert sorted(keys) == sorted(datasets) and len(keys) == 33
         for key, shape in keys.items():
             assert written[key].shape == shape == original[key].shape

@@ -42,14 +42,19 @@ def test_clean_text_keeps_quotation_marks() -> None:
     ("text", "expected"),
     [
         ("One. Two! Three? Four.", ["One.", "Two!", "Three?", "Four."]),
-        ("Mr. Darcy bowed to Mrs. Bennet. She smiled.",
-         ["Mr. Darcy bowed to Mrs. Bennet.", "She smiled."]),
-        ("J. R. R. Tolkien wrote books, e.g. The Hobbit. It sold.",
-         ["J. R. R. Tolkien wrote books, e.g. The Hobbit.", "It sold."]),
-        ('"Why?" he asked. "Because!" She left.',
-         ['"Why?" he asked.', '"Because!"', "She left."]),
-        ("It costs 3.50 dollars. In 1990. It rose.",
-         ["It costs 3.50 dollars.", "In 1990.", "It rose."]),
+        (
+            "Mr. Darcy bowed to Mrs. Bennet. She smiled.",
+            ["Mr. Darcy bowed to Mrs. Bennet.", "She smiled."],
+        ),
+        (
+            "J. R. R. Tolkien wrote books, e.g. The Hobbit. It sold.",
+            ["J. R. R. Tolkien wrote books, e.g. The Hobbit.", "It sold."],
+        ),
+        ('"Why?" he asked. "Because!" She left.', ['"Why?" he asked.', '"Because!"', "She left."]),
+        (
+            "It costs 3.50 dollars. In 1990. It rose.",
+            ["It costs 3.50 dollars.", "In 1990.", "It rose."],
+        ),
         ("no split before lower case. or here", ["no split before lower case. or here"]),
         ("1. Install the package. Then run it.", ["1. Install the package.", "Then run it."]),
         ("", []),
@@ -67,7 +72,8 @@ def test_split_sentences_is_lossless_up_to_whitespace() -> None:
 def test_sentence_lines_tokenizes_filters_and_chunks() -> None:
     para = "Hor. Before my God, I might not this believe. 12 34. Yes."
     assert sentence_lines(para, simple_tokenize, min_tokens=3) == [
-        "Before my God , I might not this believe ."]
+        "Before my God , I might not this believe ."
+    ]
     long = " ".join(["word"] * 25) + "."
     pieces = sentence_lines(long, simple_tokenize, min_tokens=1, max_tokens=10)
     assert [len(p.split()) for p in pieces] == [10, 10, 6]
@@ -75,7 +81,16 @@ def test_sentence_lines_tokenizes_filters_and_chunks() -> None:
 
 def test_simple_tokenize() -> None:
     assert simple_tokenize("Don't panic, it's 3.5 km!") == [
-        "Do", "n't", "panic", ",", "it", "'s", "3.5", "km", "!"]
+        "Do",
+        "n't",
+        "panic",
+        ",",
+        "it",
+        "'s",
+        "3.5",
+        "km",
+        "!",
+    ]
 
 
 def test_chunk() -> None:
@@ -139,8 +154,10 @@ def test_sotu_documents_strip_applause(tmp_path: Path) -> None:
     (tmp_path / "2010_barack_obama_d.txt").write_text("Thank you. (Applause.) Good night.\n")
     (tmp_path / "1790_george_washington_n.txt").write_text("Fellow citizens.\n")
     docs = [(d.doc_id, list(d.paragraphs)) for d in extract.sotu_documents(tmp_path)]
-    assert docs == [("1790_george_washington_n", ["Fellow citizens."]),
-                    ("2010_barack_obama_d", ["Thank you. Good night."])]
+    assert docs == [
+        ("1790_george_washington_n", ["Fellow citizens."]),
+        ("2010_barack_obama_d", ["Thank you. Good night."]),
+    ]
     assert build.SOURCES["sotu"].split_of("2010_barack_obama_d") == "valid"
     assert build.SOURCES["sotu"].split_of("2022_joe_biden_d") == "train"
 
@@ -187,10 +204,13 @@ def test_modern_html_extractor_keeps_prose_and_drops_code(tmp_path: Path) -> Non
         "Home page</div><p>The shell reads each line you type and runs it.</p>"
         "<pre>for f in *.txt; do echo $f; done</pre><p>Too short.</p>"
         "<p>The shell reads each line you type and runs it.</p>"
-        "<p>Quoting keeps   spaces\n inside one word.</p></body></html>", encoding="utf-8")
+        "<p>Quoting keeps   spaces\n inside one word.</p></body></html>",
+        encoding="utf-8",
+    )
     assert list(modern.abs_guide(tmp_path)) == [
         "The shell reads each line you type and runs it.",
-        "Quoting keeps spaces inside one word."]
+        "Quoting keeps spaces inside one word.",
+    ]
 
 
 def test_modern_dictd_and_chat_extractors(tmp_path: Path) -> None:
@@ -199,24 +219,37 @@ def test_modern_dictd_and_chat_extractors(tmp_path: Path) -> None:
     dictd = tmp_path / "usr/share/dictd/jargon.dict.dz"
     dictd.parent.mkdir(parents=True)
     with gzip.open(dictd, "wt", encoding="utf-8") as handle:
-        handle.write("hack\n   A quick job that produces what is needed,\n   but not well.\n\n"
-                     "   See also {kludge}.\n")
-    assert list(modern.jargon(tmp_path)) == ["A quick job that produces what is needed, but "
-                                             "not well."]
+        handle.write(
+            "hack\n   A quick job that produces what is needed,\n   but not well.\n\n"
+            "   See also {kludge}.\n"
+        )
+    assert list(modern.jargon(tmp_path)) == [
+        "A quick job that produces what is needed, but not well."
+    ]
     chat = tmp_path / "wheel/chatterbot_corpus/data/english/greetings.yml"
     chat.parent.mkdir(parents=True)
-    chat.write_text("categories:\n- greetings\nconversations:\n- - Hello there, how are you?\n"
-                    "  - I am doing well, thank you.\n- - Hi\n  - Hello\n", encoding="utf-8")
+    chat.write_text(
+        "categories:\n- greetings\nconversations:\n- - Hello there, how are you?\n"
+        "  - I am doing well, thank you.\n- - Hi\n  - Hello\n",
+        encoding="utf-8",
+    )
     assert list(modern.chatterbot(tmp_path / "wheel")) == [
-        "Hello there, how are you? I am doing well, thank you."]
+        "Hello there, how are you? I am doing well, thank you."
+    ]
 
 
 def test_read_source_caps_words_per_split(tmp_path: Path) -> None:
     paras = [f"Sentence number {i} is here." for i in range(10)]
-    src = build.Source("toy", "deb", "toy", ".",
-                       lambda root: iter([extract.Document("a", paras),
-                                          extract.Document("b", paras)]),
-                       "none", lambda d: "valid" if d == "b" else None, ("train", "valid"))
+    src = build.Source(
+        "toy",
+        "deb",
+        "toy",
+        ".",
+        lambda root: iter([extract.Document("a", paras), extract.Document("b", paras)]),
+        "none",
+        lambda d: "valid" if d == "b" else None,
+        ("train", "valid"),
+    )
     st = build.SourceStats()
     out = build.read_source(src, tmp_path, simple_tokenize, st, max_words=10)
     assert st.raw_words["train"] == 10 and st.raw_words["valid"] == 10
@@ -234,7 +267,9 @@ def test_brown_split() -> None:
 
 def test_clean_review_and_email_text() -> None:
     assert clean_review("Great!<br /><br />Tasty &amp; cheap") == "Great! Tasty & cheap"
-    raw = ("From: a@b.c\nSubject: Hello there\nContent-Type: text/html\n\n"
-           "<html><style>p{}</style><p>Buy <b>now</b> &amp; save</p></html>\n")
+    raw = (
+        "From: a@b.c\nSubject: Hello there\nContent-Type: text/html\n\n"
+        "<html><style>p{}</style><p>Buy <b>now</b> &amp; save</p></html>\n"
+    )
     assert email_text(raw) == "Hello there Buy now & save"
     assert json.dumps(email_text("Subject: x\n\nplain body\n")) == '"x plain body"'

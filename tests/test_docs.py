@@ -26,8 +26,10 @@ def code_blocks(path: Path, langs: str = "python") -> list[tuple[int, str, str |
     """-> (line number, code, skip reason or None) per fenced block in one of ``langs``
     (a regex alternation, e.g. "sh|bash")."""
     text = path.read_text(encoding="utf-8")
-    return [(text.count("\n", 0, m.start("code")) + 1, m.group("code"), m.group("skip"))
-            for m in re.finditer(_BLOCK.format(langs=langs), text, re.DOTALL)]
+    return [
+        (text.count("\n", 0, m.start("code")) + 1, m.group("code"), m.group("skip"))
+        for m in re.finditer(_BLOCK.format(langs=langs), text, re.DOTALL)
+    ]
 
 
 def python_blocks(path: Path) -> list[tuple[int, str, str | None]]:
@@ -36,8 +38,10 @@ def python_blocks(path: Path) -> list[tuple[int, str, str | None]]:
 
 def test_the_block_finder_sees_skips_and_code(tmp_path):
     doc = tmp_path / "d.md"
-    doc.write_text("x\n```python\na = 1\n```\n<!-- skip-test: needs a server -->\n"
-                   "```python\nb = 2\n```\n```sh\nls\n```\n")
+    doc.write_text(
+        "x\n```python\na = 1\n```\n<!-- skip-test: needs a server -->\n"
+        "```python\nb = 2\n```\n```sh\nls\n```\n"
+    )
     assert python_blocks(doc) == [(3, "a = 1\n", None), (7, "b = 2\n", "needs a server")]
 
 
@@ -67,14 +71,26 @@ def test_code_blocks_run(doc, tmp_path, monkeypatch):
 def test_readme_shell_blocks_run(tmp_path):
     """README's ```sh blocks run as written, top to bottom, with `elmokit` on PATH (what a
     reader does after `make run`); a skipped one says why."""
-    runnable = [(line, code) for line, code, skip in code_blocks(ROOT / "README.md", "sh|bash")
-                if not skip]
+    runnable = [
+        (line, code) for line, code, skip in code_blocks(ROOT / "README.md", "sh|bash") if not skip
+    ]
     assert runnable, "README has no runnable shell block"
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "ELMOKIT_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "ELMOKIT_OFFLINE": "1",
+    }
     for line, code in runnable:
-        proc = subprocess.run(["bash", "-euo", "pipefail", "-c", code], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, f"README.md line {line}: rc {proc.returncode}\n{proc.stderr[-2000:]}"
+        proc = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", code],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert proc.returncode == 0, (
+            f"README.md line {line}: rc {proc.returncode}\n{proc.stderr[-2000:]}"
+        )
     assert (tmp_path / "out" / "mine.hdf5").stat().st_size > 0

@@ -18,10 +18,20 @@ from tests.conftest import TINY_DIR, TINY_OPTIONS, TINY_WEIGHTS
 
 pytest.importorskip("sklearn")
 
-POS = ["what a great tasty snack", "I love this tea so much", "great coffee , great price",
-       "best cookies ever , love them", "wonderful flavour and great value"]
-NEG = ["this was stale and awful", "terrible taste , do not buy", "the box arrived broken",
-       "awful smell , threw it away", "not good at all , bad value"]
+POS = [
+    "what a great tasty snack",
+    "I love this tea so much",
+    "great coffee , great price",
+    "best cookies ever , love them",
+    "wonderful flavour and great value",
+]
+NEG = [
+    "this was stale and awful",
+    "terrible taste , do not buy",
+    "the box arrived broken",
+    "awful smell , threw it away",
+    "not good at all , bad value",
+]
 TEXTS, LABELS = POS + NEG, ["pos"] * 5 + ["neg"] * 5
 
 
@@ -38,8 +48,9 @@ def test_sentence_vectors_layers(tiny_elmo):
     assert tiny_elmo.sentence_vectors(TEXTS[:2], layer="concat").shape == (2, 3 * tiny_elmo.dim)
     assert not tiny_elmo.sentence_vectors([""]).any()  # empty sentence -> zeros
     # order-independent (sorted by length inside)
-    np.testing.assert_allclose(tiny_elmo.sentence_vectors(TEXTS[::-1])[::-1],
-                               tiny_elmo.sentence_vectors(TEXTS), atol=1e-5)
+    np.testing.assert_allclose(
+        tiny_elmo.sentence_vectors(TEXTS[::-1])[::-1], tiny_elmo.sentence_vectors(TEXTS), atol=1e-5
+    )
 
 
 def test_sentence_vectors_errors(tiny_elmo):
@@ -73,8 +84,13 @@ def test_scalar_mix_weights():
 def test_save_load_roundtrip(tmp_path, suffix):
     pytest.importorskip("pyarrow")
     vecs = np.random.default_rng(0).normal(size=(4, 8)).astype(np.float32)
-    path = pooling.save_embeddings(tmp_path / f"e{suffix}", vecs, ["a", "b", "ç", "d"],
-                                   [1, 0, 1, 0], {"model": "tiny", "layer": "average"})
+    path = pooling.save_embeddings(
+        tmp_path / f"e{suffix}",
+        vecs,
+        ["a", "b", "ç", "d"],
+        [1, 0, 1, 0],
+        {"model": "tiny", "layer": "average"},
+    )
     got = pooling.load_embeddings(path)
     np.testing.assert_array_equal(got["vectors"], vecs)
     assert got["texts"] == ["a", "b", "ç", "d"] and got["labels"] == ["1", "0", "1", "0"]
@@ -154,13 +170,31 @@ def test_classify_cli(tmp_path):
     test = _write_csv(tmp_path / "test.csv", TEXTS[::2], LABELS[::2])
     glove = tmp_path / "glove.txt"
     glove.write_text("great 1 0\nawful 0 1\nlove 1 0.2\nbad 0.1 1\n")
-    args = ["classify", str(train), str(test), "--text-col", "review", "--label-col", "score",
-            "--model", str(TINY_DIR), "--glove", str(glove), "--features", "tfidf+glove+elmo:2"]
+    args = [
+        "classify",
+        str(train),
+        str(test),
+        "--text-col",
+        "review",
+        "--label-col",
+        "score",
+        "--model",
+        str(TINY_DIR),
+        "--glove",
+        str(glove),
+        "--features",
+        "tfidf+glove+elmo:2",
+    ]
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     lines = [ln for ln in res.output.splitlines() if ln.startswith("| ")]
     assert [ln.split("|")[1].strip() for ln in lines] == [
-        "features", "majority", "tfidf", "glove", "elmo:2"]
+        "features",
+        "majority",
+        "tfidf",
+        "glove",
+        "elmo:2",
+    ]
     res = CliRunner().invoke(main, args[:3] + ["--text-col", "text"])
     assert res.exit_code == 1
     assert "train.csv: no column 'text'" in res.output and "columns: review, score" in res.output
@@ -192,8 +226,12 @@ def test_sentence_vector_cache_belongs_to_its_model(tiny_elmo):
     for seed in (1, 2):  # a new model (maybe at a freed model's address) starts empty
         other = Elmo.random(config, seed=seed)
         other.sentence_vectors(TEXTS, cache=True)
-        np.testing.assert_allclose(other.sentence_vectors(TEXTS, cache=True),
-                                   other.sentence_vectors(TEXTS), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            other.sentence_vectors(TEXTS, cache=True),
+            other.sentence_vectors(TEXTS),
+            rtol=1e-5,
+            atol=1e-6,
+        )
         del other
     elmo = Elmo.from_hdf5(TINY_OPTIONS, TINY_WEIGHTS)
     cold = elmo.sentence_vectors(TEXTS, cache=True)

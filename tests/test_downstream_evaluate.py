@@ -16,15 +16,20 @@ pytest.importorskip("sklearn")
 def _data_dir(tmp_path):
     d = tmp_path / "eval"
     (d / "brown").mkdir(parents=True)
-    sents = [(["The", "cat", "sat", "."], ["at", "nn", "vbd", "."]),
-             (["A", "dog", "ran", "home"], ["at", "nn", "vbd", "nr"]),
-             (["John", "saw", "the", "bird"], ["np", "vbd", "at", "nn"])]
+    sents = [
+        (["The", "cat", "sat", "."], ["at", "nn", "vbd", "."]),
+        (["A", "dog", "ran", "home"], ["at", "nn", "vbd", "nr"]),
+        (["John", "saw", "the", "bird"], ["np", "vbd", "at", "nn"]),
+    ]
     for split in ("train", "test"):
         (d / "brown" / f"{split}.jsonl").write_text(
-            "\n".join(json.dumps({"tokens": t, "tags": g}) for t, g in sents * 3) + "\n")
+            "\n".join(json.dumps({"tokens": t, "tags": g}) for t, g in sents * 3) + "\n"
+        )
     (d / "finefoods").mkdir()
-    rows = "\n".join(f"review {i} {'great tasty' if i % 2 else 'bad stale'},{'great' if i % 2 else 'other'}"
-                     for i in range(12))
+    rows = "\n".join(
+        f"review {i} {'great tasty' if i % 2 else 'bad stale'},{'great' if i % 2 else 'other'}"
+        for i in range(12)
+    )
     for split in ("train", "test"):
         (d / "finefoods" / f"{split}.csv").write_text("text,label\n" + rows + "\n")
     glove = tmp_path / "glove.txt"
@@ -35,8 +40,20 @@ def _data_dir(tmp_path):
 def test_evaluate_cli(tmp_path):
     data, glove = _data_dir(tmp_path)
     out = tmp_path / "r.json"
-    res = CliRunner().invoke(main, ["evaluate", "--model", str(TINY_DIR), "--data-dir", str(data),
-                                    "--glove", str(glove), "--json", str(out)])
+    res = CliRunner().invoke(
+        main,
+        [
+            "evaluate",
+            "--model",
+            str(TINY_DIR),
+            "--data-dir",
+            str(data),
+            "--glove",
+            str(glove),
+            "--json",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "Brown POS probe" in res.output and "Word senses" in res.output
     report = json.loads(out.read_text())
@@ -59,6 +76,7 @@ def test_evaluate_cli(tmp_path):
 
 
 def test_evaluate_missing_data(tmp_path):
-    res = CliRunner().invoke(main, ["evaluate", "--model", str(TINY_DIR), "--data-dir",
-                                    str(tmp_path), "--tasks", "pos"])
+    res = CliRunner().invoke(
+        main, ["evaluate", "--model", str(TINY_DIR), "--data-dir", str(tmp_path), "--tasks", "pos"]
+    )
     assert res.exit_code == 1 and "no train.jsonl" in res.output

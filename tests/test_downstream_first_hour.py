@@ -34,23 +34,56 @@ def test_plot_words_in_your_own_text(tmp_path):
     notes = tmp_path / "notes.txt"
     notes.write_text("\n".join(NOTES) + "\n\n")
     out = tmp_path / "senses"
-    res = CliRunner().invoke(main, ["plot", str(notes), "--words", "cell,bank,mouse,zebra",
-                                    "--tokenize", "elmokit", "-o", str(out), "--method", "pca",
-                                    "--model", str(TINY_DIR), "--cdn", "--quiet"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "plot",
+            str(notes),
+            "--words",
+            "cell,bank,mouse,zebra",
+            "--tokenize",
+            "elmokit",
+            "-o",
+            str(out),
+            "--method",
+            "pca",
+            "--model",
+            str(TINY_DIR),
+            "--cdn",
+            "--quiet",
+        ],
+    )
     assert res.exit_code == 0, res.output
     png, html = out.with_suffix(".png"), out.with_suffix(".html").read_text()
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     # every occurrence, coloured by word (one trace per word), hover = the word in context
-    for context in ("She lost her [cell] phone on the bus , e.g. the 42 ...",
-                    "The [cell] divides into two cells .", "We sat on the river [bank] .",
-                    "The [bank] raised its rates .", "Click the left [Mouse] button !"):
+    for context in (
+        "She lost her [cell] phone on the bus , e.g. the 42 ...",
+        "The [cell] divides into two cells .",
+        "We sat on the river [bank] .",
+        "The [bank] raised its rates .",
+        "Click the left [Mouse] button !",
+    ):
         assert context in html
     assert html.count('"name":"cell (2)"') == 1 and '"name":"mouse (2)"' in html
     assert "6 occurrences of bank, cell, mouse" in html and "not found: zebra" in html
     # whitespace splitting (the default) keeps "bank." as it is: one hit of two
-    res = CliRunner().invoke(main, ["plot", str(notes), "--words", "bank", "-o",
-                                    str(tmp_path / "ws"), "--method", "pca", "--model",
-                                    str(TINY_DIR), "--cdn"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "plot",
+            str(notes),
+            "--words",
+            "bank",
+            "-o",
+            str(tmp_path / "ws"),
+            "--method",
+            "pca",
+            "--model",
+            str(TINY_DIR),
+            "--cdn",
+        ],
+    )
     assert res.exit_code == 1 and "found 1 occurrence(s) of bank; need at least 3" in res.output
 
 
@@ -61,13 +94,26 @@ def test_plot_unlabelled_text_and_csv(tmp_path):
     table.write_text("text\n" + "\n".join(lines) + "\n")  # no label column
     for path in (txt, table):
         out = tmp_path / path.suffix[1:]
-        res = CliRunner().invoke(main, ["plot", str(path), "-o", str(out), "--method", "pca",
-                                        "--model", str(TINY_DIR), "--cdn"])
+        res = CliRunner().invoke(
+            main,
+            [
+                "plot",
+                str(path),
+                "-o",
+                str(out),
+                "--method",
+                "pca",
+                "--model",
+                str(TINY_DIR),
+                "--cdn",
+            ],
+        )
         assert res.exit_code == 0, res.output
         html = out.with_suffix(".html").read_text()
         assert "line 7 about tea ." in html and '"name":"text (12)"' in html
-    res = CliRunner().invoke(main, ["plot", str(table), "--text-col", "review", "--model",
-                                    str(TINY_DIR)])
+    res = CliRunner().invoke(
+        main, ["plot", str(table), "--text-col", "review", "--model", str(TINY_DIR)]
+    )
     assert res.exit_code == 1 and "no column 'review'" in res.output
 
 
@@ -79,10 +125,20 @@ def _write_csv(path, rows):
     return path
 
 
-POS = ["what a great tasty snack!", "I love this tea so much.", "great coffee, great price",
-       "best cookies ever, love them", "wonderful flavour and great value"]
-NEG = ["this was stale and awful", "terrible taste, do not buy", "the box arrived broken",
-       "awful smell, threw it away", "not good at all, bad value"]
+POS = [
+    "what a great tasty snack!",
+    "I love this tea so much.",
+    "great coffee, great price",
+    "best cookies ever, love them",
+    "wonderful flavour and great value",
+]
+NEG = [
+    "this was stale and awful",
+    "terrible taste, do not buy",
+    "the box arrived broken",
+    "awful smell, threw it away",
+    "not good at all, bad value",
+]
 
 
 def test_classify_word2vec_and_title_line(tmp_path):
@@ -92,18 +148,29 @@ def test_classify_word2vec_and_title_line(tmp_path):
     test = _write_csv(tmp_path / "test.csv", rows)
     w2v = tmp_path / "w2v.txt"
     w2v.write_text("4 2\ngreat 1 0\nawful 0 1\nlove 1 0.2\nbad 0.1 1\n")  # with the header
-    base = ["classify", str(train), str(test), "--model", str(TINY_DIR), "--tokenize",
-            "elmokit", "--quiet"]
+    base = [
+        "classify",
+        str(train),
+        str(test),
+        "--model",
+        str(TINY_DIR),
+        "--tokenize",
+        "elmokit",
+        "--quiet",
+    ]
     res = CliRunner().invoke(main, [*base, "--features", "word2vec+elmo"])
     assert res.exit_code == 0, res.output
     lines = res.output.splitlines()
-    assert lines[0] == (f"# classify: model {TINY_DIR} (D=32); 30 train / 10 test texts; "
-                        "labels neg, pos; tokenize elmokit; whole texts")
+    assert lines[0] == (
+        f"# classify: model {TINY_DIR} (D=32); 30 train / 10 test texts; "
+        "labels neg, pos; tokenize elmokit; whole texts"
+    )
     table = [ln.split("|")[1].strip() for ln in lines if ln.startswith("| ")]
     assert table == ["features", "majority", "word2vec", "elmo"]
     assert "| 100 " in res.output  # trained with gensim: 100 dimensions
-    res = CliRunner().invoke(main, [*base, "--features", "word2vec", "--word2vec", str(w2v),
-                                    "--json"])
+    res = CliRunner().invoke(
+        main, [*base, "--features", "word2vec", "--word2vec", str(w2v), "--json"]
+    )
     assert res.exit_code == 0, res.output
     report = json.loads(res.output)
     assert report["model"] is None and (report["train"], report["test"]) == (30, 10)
@@ -124,8 +191,11 @@ def test_word2vec_file_errors(tmp_path):
 
 def test_neighbors_warns_without_a_corpus(tmp_path):
     args = ["neighbors", "cell", "--model", str(TINY_DIR), "--vocab-size", "50", "-k", "2"]
-    res = CliRunner(mix_stderr=False).invoke(main, args) if _has_mix_stderr() else \
-        CliRunner().invoke(main, args)
+    res = (
+        CliRunner(mix_stderr=False).invoke(main, args)
+        if _has_mix_stderr()
+        else CliRunner().invoke(main, args)
+    )
     assert res.exit_code == 0, res.output
     err = res.stderr if _has_mix_stderr() else res.output
     assert "warning: no --corpus: searching " in err and "pass --corpus FILE" in err
@@ -164,8 +234,11 @@ def test_max_tokens_cuts_every_feature_set_alike(tmp_path):
     assert cut_texts(["x  y z"], None) == ["x  y z"]
     with pytest.raises(InputError, match="max_tokens must be at least 1"):
         cut_texts(["x"], 0)
-    rows = [(f"the item number {i} was {word}", label)
-            for i in range(12) for word, label in (("great", "pos"), ("awful", "neg"))]
+    rows = [
+        (f"the item number {i} was {word}", label)
+        for i in range(12)
+        for word, label in (("great", "pos"), ("awful", "neg"))
+    ]
     train = _write_csv(tmp_path / "train.csv", rows)
     test = _write_csv(tmp_path / "test.csv", rows[:8])
     base = ["classify", str(train), str(test), "--features", "tfidf", "--json", "--quiet"]

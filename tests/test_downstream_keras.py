@@ -48,11 +48,16 @@ def test_keras_model_trains_mix_and_saves(tmp_path, tiny_elmo):
 
 def test_keras_default_output_matches_library(tiny_elmo):
     ids = texts_to_char_ids(TEXTS[:3], max_tokens=8)
-    seq = keras.Sequential([keras.Input(shape=(8, 50), dtype="int32"),
-                            ElmoEmbedding(str(TINY_DIR))])
+    seq = keras.Sequential(
+        [keras.Input(shape=(8, 50), dtype="int32"), ElmoEmbedding(str(TINY_DIR))]
+    )
     got = seq.predict(ids, verbose=0)
     want = tiny_elmo.sentence_vectors(TEXTS[:3])  # the equal-weight average, mean-pooled
     np.testing.assert_allclose(got, want, atol=1e-4)
-    tokens = keras.Sequential([keras.Input(shape=(8, 50), dtype="int32"),
-                               ElmoEmbedding(str(TINY_DIR), output_mode="elmo")])
+    tokens = keras.Sequential(
+        [
+            keras.Input(shape=(8, 50), dtype="int32"),
+            ElmoEmbedding(str(TINY_DIR), output_mode="elmo"),
+        ]
+    )
     assert tokens.predict(ids, verbose=0).shape == (3, 8, 32)

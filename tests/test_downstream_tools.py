@@ -22,11 +22,15 @@ def test_plot_sentences_cli(tmp_path):
     pytest.importorskip("plotly")
     csv = tmp_path / "d.csv"
     rows = [f"sentence number {i} about {'tea' if i % 2 else 'coffee'}" for i in range(30)]
-    csv.write_text("text,label\n" + "\n".join(f"{r},{'a' if i % 2 else 'b'}"
-                                              for i, r in enumerate(rows)) + "\n")
+    csv.write_text(
+        "text,label\n"
+        + "\n".join(f"{r},{'a' if i % 2 else 'b'}" for i, r in enumerate(rows))
+        + "\n"
+    )
     out = tmp_path / "img" / "s"
-    res = CliRunner().invoke(main, ["plot", str(csv), "--out", str(out), "--model",
-                                    str(TINY_DIR), "--method", "tsne"])
+    res = CliRunner().invoke(
+        main, ["plot", str(csv), "--out", str(out), "--model", str(TINY_DIR), "--method", "tsne"]
+    )
     assert res.exit_code == 0, res.output
     png, html = out.with_suffix(".png"), out.with_suffix(".html")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
@@ -36,14 +40,32 @@ def test_plot_sentences_cli(tmp_path):
 
 def test_plot_words_cli(tmp_path):
     brown = tmp_path / "b.jsonl"
-    sents = [{"tokens": ["The", "cat", "sat", "on", "the", "mat", "."],
-              "tags": ["at", "nn", "vbd", "in", "at", "nn", "."]},
-             {"tokens": ["John", "quickly", "ate", "two", "big", "apples"],
-              "tags": ["np", "rb", "vbd", "cd", "jj", "nns"]}] * 3
+    sents = [
+        {
+            "tokens": ["The", "cat", "sat", "on", "the", "mat", "."],
+            "tags": ["at", "nn", "vbd", "in", "at", "nn", "."],
+        },
+        {
+            "tokens": ["John", "quickly", "ate", "two", "big", "apples"],
+            "tags": ["np", "rb", "vbd", "cd", "jj", "nns"],
+        },
+    ] * 3
     brown.write_text("\n".join(json.dumps(s) for s in sents))
     out = tmp_path / "w"
-    res = CliRunner().invoke(main, ["plot", str(brown), "--out", str(out), "--method", "pca",
-                                    "--model", str(TINY_DIR), "--cdn"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "plot",
+            str(brown),
+            "--out",
+            str(out),
+            "--method",
+            "pca",
+            "--model",
+            str(TINY_DIR),
+            "--cdn",
+        ],
+    )
     assert res.exit_code == 0, res.output
     html = out.with_suffix(".html").read_text()
     assert "NOUN" in html and "[apples]" in html and out.with_suffix(".png").stat().st_size > 5000
@@ -70,8 +92,9 @@ def test_vector_index_exact_and_hnsw():
 
 def test_context_index(tiny_elmo, tmp_path):
     corpus = tmp_path / "c.txt"
-    corpus.write_text("the prison cell was cold\nmy cell phone rang\nno match here\n"
-                      "blood cell counts rose\n")
+    corpus.write_text(
+        "the prison cell was cold\nmy cell phone rang\nno match here\nblood cell counts rose\n"
+    )
     sents = read_sentences([corpus], contains={"cell"})
     assert len(sents) == 3
     index = ContextIndex.build(tiny_elmo, sents, {"cell"})
@@ -93,12 +116,15 @@ def test_context_index(tiny_elmo, tmp_path):
 
 
 def test_neighbors_cli(tmp_path):
-    res = CliRunner().invoke(main, ["neighbors", "cell", "--model", str(TINY_DIR), "-k", "2",
-                                    "--vocab-size", "50"])
+    res = CliRunner().invoke(
+        main, ["neighbors", "cell", "--model", str(TINY_DIR), "-k", "2", "--vocab-size", "50"]
+    )
     assert res.exit_code == 0, res.output
     assert res.output.count("[cell]") == 6 and "character-layer neighbours" in res.output
-    res = CliRunner().invoke(main, ["neighbors", "cell", "--corpus", str(tmp_path / "none.txt"),
-                                    "--model", str(TINY_DIR)])
+    res = CliRunner().invoke(
+        main,
+        ["neighbors", "cell", "--corpus", str(tmp_path / "none.txt"), "--model", str(TINY_DIR)],
+    )
     assert res.exit_code == 1 and "no such corpus file" in res.output
 
 

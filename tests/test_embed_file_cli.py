@@ -59,7 +59,9 @@ def test_empty_line_error_names_line(tiny_elmo, tmp_path):
 def test_non_utf8_error_names_line_and_column(tiny_elmo, tmp_path):
     path = tmp_path / "latin1.txt"
     path.write_bytes("fine\ncaf\xe9 au lait\n".encode("latin-1"))
-    with pytest.raises(InputError, match=r"latin1.txt line 2: not valid UTF-8 \(byte 0xe9 at column 4"):
+    with pytest.raises(
+        InputError, match=r"latin1.txt line 2: not valid UTF-8 \(byte 0xe9 at column 4"
+    ):
         tiny_elmo.embed_file(path, tmp_path / "out.hdf5")
 
 
@@ -146,9 +148,7 @@ def test_embed_file_index_keeps_duplicates_last(tiny_elmo, tmp_path):
     tiny_elmo.embed_file(path, tmp_path / "out.hdf5", output_format="top", batch_size=7)
     with h5py.File(tmp_path / "out.hdf5", "r") as f:
         assert len(f.keys()) == len(lines) + 1
-        assert json.loads(f["sentence_to_index"][0]) == {
-            "a b": "147", "c": "149", "d e f": "148"
-        }
+        assert json.loads(f["sentence_to_index"][0]) == {"a b": "147", "c": "149", "d e f": "148"}
 
 
 def test_cli_bucket_batches_changes_speed_not_output(tmp_path):

@@ -119,8 +119,13 @@ def test_piped_input_is_embedded_in_one_pass(input_file, tmp_path, tiny_elmo, so
     out = tmp_path / "out.h5"
     with input_file.open("rb") as pipe_source:
         cat = subprocess.Popen(["cat"], stdin=pipe_source, stdout=subprocess.PIPE)
-        done = subprocess.run([*ELMOKIT, "embed", source, str(out), "-m", "allennlp-tiny"],
-                              stdin=cat.stdout, capture_output=True, text=True, env=_env())
+        done = subprocess.run(
+            [*ELMOKIT, "embed", source, str(out), "-m", "allennlp-tiny"],
+            stdin=cat.stdout,
+            capture_output=True,
+            text=True,
+            env=_env(),
+        )
         cat.stdout.close()
         cat.wait()
     assert done.returncode == 0, done.stderr
@@ -128,14 +133,20 @@ def test_piped_input_is_embedded_in_one_pass(input_file, tmp_path, tiny_elmo, so
     with h5py.File(out, "r") as f:
         assert sorted(f.keys()) == ["0", "1", "2", "3", "sentence_to_index"]
         for key, line in enumerate(LINES):
-            np.testing.assert_allclose(f[str(key)][...], tiny_elmo.embed_sentence(line.split()),
-                                       atol=1e-5)
+            np.testing.assert_allclose(
+                f[str(key)][...], tiny_elmo.embed_sentence(line.split()), atol=1e-5
+            )
 
 
 def test_piped_input_with_a_bad_line_leaves_no_output(tmp_path):
     out = tmp_path / "out.h5"
-    done = subprocess.run([*ELMOKIT, "embed", "-", str(out), "-m", "allennlp-tiny"],
-                          input="fine line\n\nmore\n", capture_output=True, text=True, env=_env())
+    done = subprocess.run(
+        [*ELMOKIT, "embed", "-", str(out), "-m", "allennlp-tiny"],
+        input="fine line\n\nmore\n",
+        capture_output=True,
+        text=True,
+        env=_env(),
+    )
     assert done.returncode == 1
     _one_error_line(done.stderr, "<stdin> line 2 is empty")
     assert list(tmp_path.iterdir()) == []
@@ -220,10 +231,14 @@ def _same_as_tiny(elmo):
 def test_truncated_download_without_length_is_never_cached(server, model_cache):
     name = _register(server)
     server.plan["weights.hdf5"] = ["truncate"]
-    with pytest.raises(ModelNotFoundError,
-                       match=r"download of .*/weights.hdf5: not a readable HDF5 weight file"):
+    with pytest.raises(
+        ModelNotFoundError, match=r"download of .*/weights.hdf5: not a readable HDF5 weight file"
+    ):
         Elmo.load(name)
-    assert sorted(p.name for p in (model_cache / name).iterdir()) == ["download.json", "options.json"]
+    assert sorted(p.name for p in (model_cache / name).iterdir()) == [
+        "download.json",
+        "options.json",
+    ]
     _same_as_tiny(Elmo.load(name))  # the next load fetches it again, whole
     assert (model_cache / name / "weights.hdf5").read_bytes() == TINY_WEIGHTS.read_bytes()
 
@@ -307,7 +322,9 @@ def test_offline_error_names_urls_and_paths_and_leaves_no_folder(server, model_c
     monkeypatch.setenv("ELMOKIT_OFFLINE", "1")
     _same_as_tiny(Elmo.load(name))
     assert set(json.loads((model_cache / name / "download.json").read_text())) == {
-        "options.json", "weights.hdf5"}
+        "options.json",
+        "weights.hdf5",
+    }
 
 
 def test_load_empty_name_is_an_error(tmp_path, monkeypatch):
@@ -359,8 +376,13 @@ def test_file_size_limit_in_a_real_process_no_segfault(tmp_path):
         resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
-    done = subprocess.run([*ELMOKIT, "embed", str(big), str(out), "-m", "allennlp-tiny"],
-                          preexec_fn=limit, capture_output=True, text=True, env=_env())
+    done = subprocess.run(
+        [*ELMOKIT, "embed", str(big), str(out), "-m", "allennlp-tiny"],
+        preexec_fn=limit,
+        capture_output=True,
+        text=True,
+        env=_env(),
+    )
     assert done.returncode == 1, done.stderr[-2000:]
     _one_error_line(done.stderr, f"{out}: cannot write (File too large)")
     assert out.read_bytes() == b"old output"
@@ -466,8 +488,9 @@ def test_utf8_bom_is_dropped(tmp_path, tiny_elmo):
     tiny_elmo.embed_file(path, out)
     with h5py.File(out, "r") as f:
         assert json.loads(f["sentence_to_index"][0]) == {"The cell": "0", "A mouse": "1"}
-        np.testing.assert_allclose(f["0"][...], tiny_elmo.embed_sentence(["The", "cell"]),
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            f["0"][...], tiny_elmo.embed_sentence(["The", "cell"]), atol=1e-6
+        )
 
 
 def test_input_equal_to_output_is_refused(input_file, tmp_path):

@@ -60,7 +60,9 @@ def test_bad_checksum_leaves_nothing(http_root, model_cache):
         Elmo.load("bad-sum")
     # the verified options file and its record stay; nothing of the weights
     assert sorted(p.name for p in (model_cache / "bad-sum").iterdir()) == [
-        "download.json", "options.json"]
+        "download.json",
+        "options.json",
+    ]
 
 
 def test_missing_url_and_offline(http_root, model_cache, monkeypatch):

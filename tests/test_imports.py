@@ -151,9 +151,11 @@ def test_upward_finder_on_a_small_graph() -> None:
         "elmokit.server.app": {"elmokit.embedder"},
     }
     assert upward_imports(graph) == [
-        ["elmokit.embedder", "elmokit.helper", "elmokit.downstream.pooling"]]
+        ["elmokit.embedder", "elmokit.helper", "elmokit.downstream.pooling"]
+    ]
     assert find_cycles(graph) == [
-        ["elmokit.downstream.pooling", "elmokit.embedder", "elmokit.helper"]]
+        ["elmokit.downstream.pooling", "elmokit.embedder", "elmokit.helper"]
+    ]
 
 
 def test_graph_reads_every_kind_of_import(tmp_path: Path) -> None:
@@ -170,8 +172,7 @@ def test_graph_reads_every_kind_of_import(tmp_path: Path) -> None:
     )
     (pkg / "sub" / "f.py").write_text("from .. import a\nfrom . import missing\n")
     graph = import_graph(pkg)
-    assert graph["elmokit.a"] == {"elmokit", "elmokit.b", "elmokit.c", "elmokit.d",
-                                  "elmokit.sub.f"}
+    assert graph["elmokit.a"] == {"elmokit", "elmokit.b", "elmokit.c", "elmokit.d", "elmokit.sub.f"}
     assert graph["elmokit.sub.f"] == {"elmokit.a", "elmokit.sub"}
     assert find_cycles(graph) == [["elmokit.a", "elmokit.sub.f"]]
 
@@ -179,8 +180,13 @@ def test_graph_reads_every_kind_of_import(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------- the package itself
 def test_the_graph_covers_the_package() -> None:
     graph = import_graph(SRC)
-    assert {"elmokit.embedder", "elmokit.layers", "elmokit.output",
-            "elmokit.downstream.pooling", "elmokit.server.app"} <= set(graph)
+    assert {
+        "elmokit.embedder",
+        "elmokit.layers",
+        "elmokit.output",
+        "elmokit.downstream.pooling",
+        "elmokit.server.app",
+    } <= set(graph)
     assert "elmokit.layers" in graph["elmokit.embedder"]  # imports are read at all
 
 
@@ -192,4 +198,5 @@ def test_no_import_cycles() -> None:
 def test_core_imports_nothing_above_it() -> None:
     chains = upward_imports(import_graph(SRC))
     assert not chains, "core modules importing upward:\n" + "\n".join(
-        " -> ".join(chain) for chain in chains)
+        " -> ".join(chain) for chain in chains
+    )

@@ -37,8 +37,14 @@ SENTENCES = [
 
 
 # ---------------------------------------------------------------------------- their layout
-def make_manylangs(root: Path, word_dim: int = 5, text: str = "The cell divides a café 天氣好",
-                   seed: int = 0, legacy: bool = True, extra: str = "\u3000") -> dict:
+def make_manylangs(
+    root: Path,
+    word_dim: int = 5,
+    text: str = "The cell divides a café 天氣好",
+    seed: int = 0,
+    legacy: bool = True,
+    extra: str = "\u3000",
+) -> dict:
     """Write a random ELMoForManyLangs model folder; returns what their_sents2elmo needs."""
     g = torch.Generator().manual_seed(seed)
 
@@ -57,8 +63,9 @@ def make_manylangs(root: Path, word_dim: int = 5, text: str = "The cell divides 
     root.mkdir(parents=True)
     (root / "cnn_test.json").write_text(json.dumps(model))
     # their trainer's vars(opt): config_path as it was on the training machine
-    (root / "config.json").write_text(json.dumps({"config_path": "configs/cnn_test.json",
-                                                  "model": "out", "batch_size": 32}))
+    (root / "config.json").write_text(
+        json.dumps({"config_path": "configs/cnn_test.json", "model": "out", "batch_size": 32})
+    )
     chars: dict[str, int] = {}
     for ch in "".join(text.split()) + extra:  # their trainer: the characters of words
         chars.setdefault(ch, len(chars))
@@ -124,7 +131,7 @@ def their_sents2elmo(m: dict, sents: list[list[str]], output_layer: int = -1) ->
             h = torch.cat(pooled)
             for k in range(te["n_highway"]):
                 proj = tok[f"highways._layers.{k}.weight"] @ h + tok[f"highways._layers.{k}.bias"]
-                gate = torch.sigmoid(proj[h.numel():])
+                gate = torch.sigmoid(proj[h.numel() :])
                 h = gate * h + (1 - gate) * torch.relu(proj[: h.numel()])
             if te["word_dim"]:
                 word = tok["word_emb_layer.embedding.weight"][words.get(t, words["<oov>"])]
@@ -141,12 +148,21 @@ def their_sents2elmo(m: dict, sents: list[list[str]], output_layer: int = -1) ->
                 ys = [None] * len(seq_in)
                 order = range(len(seq_in)) if d == "forward" else reversed(range(len(seq_in)))
                 for t in order:
-                    g = (enc[f"{p}.input_linearity.weight"] @ seq_in[t]
-                         + enc[f"{p}.state_linearity.weight"] @ h + enc[f"{p}.state_linearity.bias"])
-                    i, f, mem, o = g[:C].sigmoid(), g[C:2*C].sigmoid(), g[2*C:3*C].tanh(), g[3*C:].sigmoid()  # noqa: E501
+                    g = (
+                        enc[f"{p}.input_linearity.weight"] @ seq_in[t]
+                        + enc[f"{p}.state_linearity.weight"] @ h
+                        + enc[f"{p}.state_linearity.bias"]
+                    )
+                    i, f, mem, o = (
+                        g[:C].sigmoid(),
+                        g[C : 2 * C].sigmoid(),
+                        g[2 * C : 3 * C].tanh(),
+                        g[3 * C :].sigmoid(),
+                    )  # noqa: E501
                     c = (i * mem + f * c).clamp(-en["cell_clip"], en["cell_clip"])
                     h = (enc[f"{p}.state_projection.weight"] @ (o * c.tanh())).clamp(
-                        -en["proj_clip"], en["proj_clip"])
+                        -en["proj_clip"], en["proj_clip"]
+                    )
                     ys[t] = h
                 y = torch.stack(ys)
                 results.append(y + seq_in if k > 0 else y)
@@ -167,8 +183,9 @@ def test_allennlp_download_names_load(tmp_path, tiny_elmo):
     (folder / "README.txt").write_text("downloaded from the AllenNLP site")
     elmo = Elmo.load(folder)
     tokens = ["The", "cell", "divides"]
-    np.testing.assert_allclose(elmo.embed_sentence(tokens), tiny_elmo.embed_sentence(tokens),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        elmo.embed_sentence(tokens), tiny_elmo.embed_sentence(tokens), atol=1e-5
+    )
 
 
 def test_ambiguous_folder_lists_what_it_found(tmp_path):
@@ -179,7 +196,8 @@ def test_ambiguous_folder_lists_what_it_found(tmp_path):
         Elmo.load(tmp_path)
     message = str(info.value)
     assert "2 candidates for the options.json" in message and "2 candidates for the weights" in (
-        message)
+        message
+    )
     assert "elmo_2x1024_128_2048cnn_1xhighway_options.json" in message
     assert "\n" not in message
 

@@ -21,13 +21,15 @@ LAYERS = np.random.default_rng(0).normal(size=(3, 4, 5)).astype(np.float32)  # (
 
 def test_weights_are_applied_as_given() -> None:
     got = combine_layers(LAYERS, [0.2, 0.3, 0.5])
-    np.testing.assert_allclose(got, 0.2 * LAYERS[0] + 0.3 * LAYERS[1] + 0.5 * LAYERS[2],
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        got, 0.2 * LAYERS[0] + 0.3 * LAYERS[1] + 0.5 * LAYERS[2], rtol=1e-5, atol=1e-6
+    )
     # no softmax, no normalisation: [2, 0, 0] doubles layer 0, [0, 0, 0] is zeros
     np.testing.assert_allclose(combine_layers(LAYERS, [2, 0, 0]), 2 * LAYERS[0], rtol=1e-6)
     assert not combine_layers(LAYERS, [0, 0, 0]).any()
-    np.testing.assert_allclose(mix(LAYERS[:, 0], [1, -1, 0]), LAYERS[0, 0] - LAYERS[1, 0],
-                               rtol=1e-5, atol=1e-6)  # (L, D) -> (D,)
+    np.testing.assert_allclose(
+        mix(LAYERS[:, 0], [1, -1, 0]), LAYERS[0, 0] - LAYERS[1, 0], rtol=1e-5, atol=1e-6
+    )  # (L, D) -> (D,)
     assert combine_layers(LAYERS, np.array([0.2, 0.3, 0.5])).dtype == np.float32
 
 

@@ -39,11 +39,20 @@ from elmokit.ray import (  # noqa: E402
 )
 
 MODEL = "allennlp-tiny"
-WORDS = ("the cell phone rang . blood cells carry oxygen a mouse ran away from cat "
-         "dogs bark at night and we sleep well").split()
+WORDS = (
+    "the cell phone rang . blood cells carry oxygen a mouse ran away from cat "
+    "dogs bark at night and we sleep well"
+).split()
 # the kill tests: 8 shards of 30 lines (8 Ray tasks), chunks of 10 lines
-KILL_OPTIONS = {"model": MODEL, "workers": 2, "output_format": "all", "shard_lines": 30,
-                "chunk_lines": 10, "batch_size": 4, "progress": False}
+KILL_OPTIONS = {
+    "model": MODEL,
+    "workers": 2,
+    "output_format": "all",
+    "shard_lines": 30,
+    "chunk_lines": 10,
+    "batch_size": 4,
+    "progress": False,
+}
 
 
 def sentences(n: int, seed: int) -> list[str]:
@@ -53,8 +62,9 @@ def sentences(n: int, seed: int) -> list[str]:
 
 @pytest.fixture(scope="module")
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=200 * 1024**2,
-             log_to_driver=False)
+    ray.init(
+        num_cpus=2, include_dashboard=False, object_store_memory=200 * 1024**2, log_to_driver=False
+    )
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
 
@@ -85,10 +95,19 @@ def same_bytes(a: Path, b: Path) -> None:
 def test_embed_dataset_equals_single_process_elmo(local_ray):
     texts = sentences(10, seed=0) + ["Raw text, tokenized: don't panic!"]
     ds = ray.data.from_items([{"text": t, "id": i} for i, t in enumerate(texts)])
-    ds = embed_dataset(ds, model=MODEL, output_column="sentence", batch_size=4, concurrency=1,
-                       tokenize="elmokit")
-    ds = embed_dataset(ds, model=MODEL, output="tokens", layer="top", output_column="tokens",
-                       batch_size=3, concurrency=1, tokenize="elmokit")
+    ds = embed_dataset(
+        ds, model=MODEL, output_column="sentence", batch_size=4, concurrency=1, tokenize="elmokit"
+    )
+    ds = embed_dataset(
+        ds,
+        model=MODEL,
+        output="tokens",
+        layer="top",
+        output_column="tokens",
+        batch_size=3,
+        concurrency=1,
+        tokenize="elmokit",
+    )
     rows = sorted(ds.take_all(), key=lambda row: row["id"])
     elmo = Elmo.load(MODEL)
     expected = elmo.sentence_vectors(texts, max_tokens=None, tokenize="elmokit")  # average, mean
@@ -107,13 +126,31 @@ def test_embed_corpus_cli_end_to_end(local_ray, tmp_path):
     parquet_input = tmp_path / "web.parquet"
     pq.write_table(pa.table({"id": list(range(9)), "text": lines[:9]}), parquet_input)
     out = tmp_path / "out"
-    args = ["embed-corpus", str(text_input), str(parquet_input), str(out), "--model", MODEL,
-            "--workers", "2", "--shard-lines", "7", "--output-format", "top", "--no-progress"]
+    args = [
+        "embed-corpus",
+        str(text_input),
+        str(parquet_input),
+        str(out),
+        "--model",
+        MODEL,
+        "--workers",
+        "2",
+        "--shard-lines",
+        "7",
+        "--output-format",
+        "top",
+        "--no-progress",
+    ]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "wrote 5 of 5 shards" in result.output and "26 sentences" in result.output
-    names = ["news-00000.hdf5", "news-00001.hdf5", "news-00002.hdf5", "web-00000.hdf5",
-             "web-00001.hdf5"]
+    names = [
+        "news-00000.hdf5",
+        "news-00001.hdf5",
+        "news-00002.hdf5",
+        "web-00000.hdf5",
+        "web-00001.hdf5",
+    ]
     assert sorted(p.name for p in out.glob("*.hdf5")) == names
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["settings"]["model"] == MODEL and manifest["settings"]["output_format"] == "top"
@@ -138,45 +175,74 @@ def test_embed_corpus_cli_end_to_end(local_ray, tmp_path):
     # the same command again: nothing to do, nothing rewritten
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     again = CliRunner().invoke(main, args)
-    assert again.exit_code == 0 and "all 5 shards" in again.output and "already done" in again.output
+    assert (
+        again.exit_code == 0 and "all 5 shards" in again.output and "already done" in again.output
+    )
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.hdf5")} == {
-        name: before[name] for name in names}
+        name: before[name] for name in names
+    }
 
     # other options with the same OUT_DIR: refused in one line, before any work
     refused = CliRunner().invoke(main, args[:-2] + ["all", "--no-progress"])
     assert refused.exit_code == 1
     assert refused.output.count("\n") == 1 and refused.output.startswith("error: ")
-    assert "output_format 'top' -> 'all'" in refused.output and "use another OUT_DIR" in refused.output
+    assert (
+        "output_format 'top' -> 'all'" in refused.output and "use another OUT_DIR" in refused.output
+    )
 
     # sentence vectors: parquet, one row per line
     sent = tmp_path / "sent"
-    args = ["embed-corpus", str(text_input), str(sent), "--model", MODEL, "--workers", "2",
-            "--shard-lines", "10", "--output-format", "sentence", "--no-progress"]
+    args = [
+        "embed-corpus",
+        str(text_input),
+        str(sent),
+        "--model",
+        MODEL,
+        "--workers",
+        "2",
+        "--shard-lines",
+        "10",
+        "--output-format",
+        "sentence",
+        "--no-progress",
+    ]
     assert CliRunner().invoke(main, args).exit_code == 0
-    assert sorted(p.name for p in sent.glob("*.parquet")) == ["news-00000.parquet",
-                                                               "news-00001.parquet"]
+    assert sorted(p.name for p in sent.glob("*.parquet")) == [
+        "news-00000.parquet",
+        "news-00001.parquet",
+    ]
     table = pq.read_table(sent / "news-00001.parquet")
     assert table.column("line").to_pylist() == list(range(10, 17))
     assert table.column("text").to_pylist() == lines[10:]
-    np.testing.assert_allclose(np.array(table.column("embedding").to_pylist()),
-                               elmo.sentence_vectors([line.split() for line in lines[10:]],
-                                                     max_tokens=None), atol=1e-5)
+    np.testing.assert_allclose(
+        np.array(table.column("embedding").to_pylist()),
+        elmo.sentence_vectors([line.split() for line in lines[10:]], max_tokens=None),
+        atol=1e-5,
+    )
 
     # fewer shards than workers: it works, and says how to use them all
-    few = CliRunner().invoke(main, args[:2] + [str(tmp_path / "few")] + args[3:8] + ["100"]
-                             + args[9:])
+    few = CliRunner().invoke(
+        main, args[:2] + [str(tmp_path / "few")] + args[3:8] + ["100"] + args[9:]
+    )
     assert few.exit_code == 0, few.output
-    assert "warning: 1 shard(s) to write for 2 workers: only 1 will work (a smaller " \
-           "--shard-lines cuts more shards)" in few.output and "wrote 1 of 1 shards" in few.output
+    assert (
+        "warning: 1 shard(s) to write for 2 workers: only 1 will work (a smaller "
+        "--shard-lines cuts more shards)"
+        in few.output
+        and "wrote 1 of 1 shards" in few.output
+    )
 
 
 def test_a_shard_the_driver_cannot_see_is_an_error(tmp_path):
     """On a cluster without shared storage a worker's shard lands on its own disk: refused."""
     shard = Shard(input="in.txt", output="in-00000.hdf5", first_line=0, lines=3)
     row = {"lines": 3, "output_bytes": 100, "output_sha256": "0" * 64, "pid": 4242}
-    with pytest.raises(ConfigError, match=r"in-00000.hdf5: a worker \(pid 4242\) wrote this "
-                       "shard but the driver does not see it: on a multi-node cluster OUT_DIR "
-                       "must be on a filesystem every node shares"):
+    with pytest.raises(
+        ConfigError,
+        match=r"in-00000.hdf5: a worker \(pid 4242\) wrote this "
+        "shard but the driver does not see it: on a multi-node cluster OUT_DIR "
+        "must be on a filesystem every node shares",
+    ):
         _record(shard, row, tmp_path, tmp_path / "manifest.json", {}, {})
     (tmp_path / "in-00000.hdf5").write_bytes(b"x" * 100)
     records: dict = {}
@@ -190,17 +256,30 @@ def test_progress_counts_every_sentence_once(local_ray, tmp_path, capsys):
     lines = sentences(40, seed=3)
     corpus = tmp_path / "p.txt"
     corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    summary = embed_corpus([corpus], tmp_path / "out", model=MODEL, workers=2, shard_lines=10,
-                           chunk_lines=5, output_format="top", progress=True)
+    summary = embed_corpus(
+        [corpus],
+        tmp_path / "out",
+        model=MODEL,
+        workers=2,
+        shard_lines=10,
+        chunk_lines=5,
+        output_format="top",
+        progress=True,
+    )
     assert (summary.shards_written, summary.sentences) == (4, 40)
     assert summary.tokens == sum(len(line.split()) for line in lines)
-    reports = [line for line in capsys.readouterr().err.splitlines()
-               if line.startswith("embed-corpus: ")]
+    reports = [
+        line for line in capsys.readouterr().err.splitlines() if line.startswith("embed-corpus: ")
+    ]
     assert reports, "no progress line"
-    assert re.fullmatch(r"embed-corpus: 40/40 sentences, [\d,]+ sentences/s, [\d,]+ tokens/s, "
-                        r"ETA 0:00:00", reports[-1]), reports[-1]
-    assert str(summary).startswith(f"wrote 4 of 4 shards to {tmp_path / 'out'} (0 already "
-                                   "done): 40 sentences, ")
+    assert re.fullmatch(
+        r"embed-corpus: 40/40 sentences, [\d,]+ sentences/s, [\d,]+ tokens/s, "
+        r"ETA 0:00:00",
+        reports[-1],
+    ), reports[-1]
+    assert str(summary).startswith(
+        f"wrote 4 of 4 shards to {tmp_path / 'out'} (0 already done): 40 sentences, "
+    )
 
 
 def test_default_shard_lines_depend_on_the_corpus_only(tmp_path):
@@ -241,11 +320,14 @@ def test_shard_writers_are_deterministic(tmp_path, writer):
 def test_bad_input_is_one_line_before_ray(tmp_path):
     bad = tmp_path / "holes.txt"
     bad.write_text("one line\n\nlast\n")
-    result = CliRunner().invoke(main, ["embed-corpus", str(bad), str(tmp_path / "o"),
-                                       "--model", MODEL])
+    result = CliRunner().invoke(
+        main, ["embed-corpus", str(bad), str(tmp_path / "o"), "--model", MODEL]
+    )
     assert result.exit_code == 1
-    assert result.output == f"error: {bad} line 2 is empty (remove it, or pass --skip-empty " \
-                            "to write an empty entry)\n"
+    assert (
+        result.output == f"error: {bad} line 2 is empty (remove it, or pass --skip-empty "
+        "to write an empty entry)\n"
+    )
 
 
 def test_killed_worker_actor_loses_nothing(reference, corpus, tmp_path):
@@ -284,8 +366,19 @@ embed_corpus([corpus], out, ray_address=address, on_chunk=stop_midway, **json.lo
 def test_killed_driver_resumes_to_the_same_bytes(local_ray, reference, corpus, tmp_path):
     out, marker = tmp_path / "out", tmp_path / "midway"
     proc = subprocess.Popen(
-        [sys.executable, "-c", DRIVER, str(corpus), str(out), local_ray, str(marker),
-         json.dumps(KILL_OPTIONS)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-c",
+            DRIVER,
+            str(corpus),
+            str(out),
+            local_ray,
+            str(marker),
+            json.dumps(KILL_OPTIONS),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 240
     while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -300,6 +393,9 @@ def test_killed_driver_resumes_to_the_same_bytes(local_ray, reference, corpus, t
     summary = embed_corpus([corpus], out, **KILL_OPTIONS)
     skipped = len(recorded)
     assert (summary.shards_skipped, summary.shards_written, summary.sentences) == (
-        skipped, 8 - skipped, 30 * (8 - skipped))
+        skipped,
+        8 - skipped,
+        30 * (8 - skipped),
+    )
     assert not list(out.glob("*.tmp"))
     same_bytes(reference, out)

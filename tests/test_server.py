@@ -95,8 +95,9 @@ def test_openapi_and_docs(client: TestClient) -> None:
     assert not any(path.startswith(("/docs", "/redoc", "/openapi")) for path in spec["paths"])
 
 
-@pytest.mark.parametrize(("page", "asset"), [("/docs", "swagger-ui-bundle.js"),
-                                             ("/redoc", "redoc.standalone.js")])
+@pytest.mark.parametrize(
+    ("page", "asset"), [("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")]
+)
 def test_docs_pages_need_no_cdn(client: TestClient, page: str, asset: str) -> None:
     html = client.get(page)
     assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
@@ -151,8 +152,9 @@ def test_mix_weights_are_applied_as_given(client: TestClient, tiny_elmo: Elmo) -
         r = embed(client, {"tokens": [SENTENCES[0]], "output": "mix", "weights": weights})
         want = np.tensordot(np.asarray(weights, np.float32), layers, axes=1)
         np.testing.assert_allclose(r.json()["embeddings"][0], want, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(r.json()["embeddings"][0], 2 * layers[0] - layers[2],
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        r.json()["embeddings"][0], 2 * layers[0] - layers[2], rtol=1e-5, atol=1e-6
+    )
     same = tiny_elmo.sentence_vectors([SENTENCES[0]], layer=[0.2, 0.3, 0.5], pooling="first")
     r = embed(client, {"tokens": [SENTENCES[0]], "output": "mix", "weights": [0.2, 0.3, 0.5]})
     np.testing.assert_allclose(r.json()["embeddings"][0][0], same[0], rtol=1e-5, atol=1e-6)
@@ -349,7 +351,8 @@ def test_api_key(tiny_elmo: Elmo, tmp_path) -> None:
         # probes need no key, but only the key shows what runs
         assert c.get("/readyz").json() == {"status": "ready"}
         assert c.get("/readyz", headers={"Authorization": "Bearer no"}).json() == {
-            "status": "ready"}
+            "status": "ready"
+        }
         details = c.get("/readyz", headers=good).json()
         assert details["model"] == "allennlp-tiny" and details["dim"] == D
 

@@ -286,8 +286,13 @@ def test_a_hang_up_while_waiting_drops_the_request(
     with live_server(monkeypatch, ServerSettings(), model) as live:
         model.gate.clear()
         first: list[int] = []
-        busy = threading.Thread(target=lambda: first.append(httpx.post(
-            f"{live.url}/v1/embed", json={"texts": ["busy"]}, timeout=WAIT).status_code))
+        busy = threading.Thread(
+            target=lambda: first.append(
+                httpx.post(
+                    f"{live.url}/v1/embed", json={"texts": ["busy"]}, timeout=WAIT
+                ).status_code
+            )
+        )
         busy.start()
         wait_until(lambda: ["busy"] in model.seen, "the first request runs")
         sock = live.connect()

@@ -30,11 +30,22 @@ def test_bad_env_settings(raw: str) -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"max_queue": 0}, {"request_timeout_s": 0}, {"max_wait_ms": -1}, {"torch_threads": 0},
-     {"max_padded_tokens": 0}, {"max_connections": 0}, {"max_texts": True},
-     {"max_batch_tokens": 1.5}, {"max_body_bytes": "10"}, {"read_timeout_s": float("nan")},
-     {"write_timeout_s": float("inf")}, {"keep_alive_timeout_s": -1},
-     {"request_timeout_s": "30"}, {"max_wait_ms": float("nan")}],
+    [
+        {"max_queue": 0},
+        {"request_timeout_s": 0},
+        {"max_wait_ms": -1},
+        {"torch_threads": 0},
+        {"max_padded_tokens": 0},
+        {"max_connections": 0},
+        {"max_texts": True},
+        {"max_batch_tokens": 1.5},
+        {"max_body_bytes": "10"},
+        {"read_timeout_s": float("nan")},
+        {"write_timeout_s": float("inf")},
+        {"keep_alive_timeout_s": -1},
+        {"request_timeout_s": "30"},
+        {"max_wait_ms": float("nan")},
+    ],
 )
 def test_invalid_values(kwargs: dict) -> None:
     with pytest.raises(ConfigError, match=next(iter(kwargs))):

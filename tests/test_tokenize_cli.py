@@ -34,13 +34,17 @@ CASES = [
     ("at 10:30, 1/2 of the 2nd", ["at", "10:30", ",", "1/2", "of", "the", "2nd"]),
     ("3.5% up", ["3.5", "%", "up"]),
     # abbreviations
-    ("Dr. Smith met Mrs. Jones, e.g. at St. Mary's etc.",
-     ["Dr.", "Smith", "met", "Mrs.", "Jones", ",", "e.g.", "at", "St.", "Mary", "'s", "etc."]),
+    (
+        "Dr. Smith met Mrs. Jones, e.g. at St. Mary's etc.",
+        ["Dr.", "Smith", "met", "Mrs.", "Jones", ",", "e.g.", "at", "St.", "Mary", "'s", "etc."],
+    ),
     ("i.e. the a.m. train", ["i.e.", "the", "a.m.", "train"]),
     ("He said No. Then May.", ["He", "said", "No", ".", "Then", "May", "."]),
     # clitics (Penn Treebank conventions)
-    ("I can't; they're here, we'll see", ["I", "ca", "n't", ";", "they", "'re", "here", ",", "we",
-                                          "'ll", "see"]),
+    (
+        "I can't; they're here, we'll see",
+        ["I", "ca", "n't", ";", "they", "'re", "here", ",", "we", "'ll", "see"],
+    ),
 ]
 
 
@@ -90,8 +94,9 @@ def test_every_entry_point_splits_strings_the_same_way(tiny_elmo, tmp_path):
         np.testing.assert_allclose(pooled, [w[2].mean(0) for w in want], atol=1e-5)
     with pytest.raises(InputError, match="tokenize 'raw'"):
         tiny_elmo.embed_batch(RAW, tokenize="raw")
-    bad = CliRunner().invoke(main, ["embed", str(path), str(tmp_path / "x.hdf5"),
-                                    "--tokenize", "raw"])
+    bad = CliRunner().invoke(
+        main, ["embed", str(path), str(tmp_path / "x.hdf5"), "--tokenize", "raw"]
+    )
     assert bad.exit_code == 2 and "'raw' is not one of 'whitespace', 'elmokit'" in bad.output
 
 

@@ -519,12 +519,15 @@ def test_torchrun_two_processes_agree(tmp_path, corpus, vocab_file):
 
     out = tmp_path / "ddp"
     # a checkpoint at almost every step: the ranks must agree on when (collectives)
-    command = torchrun_tiny(corpus, vocab_file, out, "--max-steps", "4",
-                            "--checkpoint-minutes", "0.0001")
+    command = torchrun_tiny(
+        corpus, vocab_file, out, "--max-steps", "4", "--checkpoint-minutes", "0.0001"
+    )
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     crash = done.stderr.find("Fatal Python error")  # a rank's stacks (faulthandler), if any
-    assert done.returncode == 0, done.stderr[crash:crash + 6000] if crash >= 0 else done.stderr[-3000:]
+    assert done.returncode == 0, (
+        done.stderr[crash : crash + 6000] if crash >= 0 else done.stderr[-3000:]
+    )
     # each rank ended itself after the final barrier (no gloo teardown): nothing was left unsaid
     assert done.stdout.count('"ranks_agree": true') == 2, done.stdout
     ranks = [json.loads((out / f"summary.rank{r}.json").read_text()) for r in range(2)]
@@ -573,8 +576,15 @@ def test_torchrun_ctrl_c_saves_on_every_rank(tmp_path, corpus, vocab_file):
     command = torchrun_tiny(corpus, vocab_file, out, "--max-steps", "100000", "--log-every", "5")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     # its own process group (the "terminal"), SIGINT at its default
-    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, start_new_session=True, preexec_fn=default_sigint)
+    child = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=default_sigint,
+    )
     try:
         deadline = time.time() + 240
         log = out / "log.jsonl"

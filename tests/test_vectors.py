@@ -71,8 +71,9 @@ def test_files_round_trip_and_load_in_gensim(tiny_elmo, tmp_path, name):
     np.testing.assert_array_equal(back.vectors, wv.vectors)
     if name != "v.npy":
         gensim = pytest.importorskip("gensim")
-        kv = gensim.models.KeyedVectors.load_word2vec_format(tmp_path / name,
-                                                             binary=name.endswith(".bin"))
+        kv = gensim.models.KeyedVectors.load_word2vec_format(
+            tmp_path / name, binary=name.endswith(".bin")
+        )
         assert list(kv.index_to_key) == wv.words
         np.testing.assert_array_equal(kv.vectors, wv.vectors)
     else:
@@ -108,8 +109,21 @@ def test_vectors_cli(tmp_path):
 def test_neighbors_words_ranks_pooled_vectors(tiny_elmo, tmp_path):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(CORPUS) + "\n")
-    args = ["neighbors", "cell", "--context", "a blood cell divides", "--words", "--corpus",
-            str(corpus), "--model", "allennlp-tiny", "--vocab-size", "0", "-k", "3"]
+    args = [
+        "neighbors",
+        "cell",
+        "--context",
+        "a blood cell divides",
+        "--words",
+        "--corpus",
+        str(corpus),
+        "--model",
+        "allennlp-tiny",
+        "--vocab-size",
+        "0",
+        "-k",
+        "3",
+    ]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     # the same ranking computed directly: the occurrence's top-layer vector vs pooled vectors

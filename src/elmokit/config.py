@@ -62,12 +62,12 @@ def _clip(section: dict, key: str, where: str) -> float | None:
     value = section.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-        math.isfinite(value) and value >= 0
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not (math.isfinite(value) and value >= 0)
     ):
-        raise ConfigError(
-            f"{where}: key {key!r} must be a number >= 0 or null, got {_show(value)}"
-        )
+        raise ConfigError(f"{where}: key {key!r} must be a number >= 0 or null, got {_show(value)}")
     return value
 
 
@@ -79,7 +79,8 @@ def parameter_count(char_cnn: CharCNNConfig, lstm: LSTMConfig) -> int:
         char_cnn.n_characters * e
         + sum(width * e * num + num for width, num in char_cnn.filters)
         + char_cnn.n_highway * (2 * F * F + 2 * F)
-        + F * P + P
+        + F * P
+        + P
     )
     cell = 4 * C * (P + P) + 4 * C + C * P  # input and state products, bias, projection
     return cnn + 2 * lstm.n_layers * cell
@@ -144,7 +145,8 @@ class ElmoConfig:
             isinstance(f, (list, tuple))
             and len(f) == 2
             and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in f)
-            and f[0] <= max_chars and f[1] <= MAX_SIZE
+            and f[0] <= max_chars
+            and f[1] <= MAX_SIZE
             for f in filters
         ):
             raise ConfigError(
@@ -162,7 +164,7 @@ class ElmoConfig:
         )
         if char_cnn.activation not in ("relu", "tanh"):
             raise ConfigError(
-                f"{cw}: key 'activation' must be \"relu\" or \"tanh\", got "
+                f'{cw}: key \'activation\' must be "relu" or "tanh", got '
                 f"{_show(char_cnn.activation)}"
             )
         lw = f"{where} lstm"

@@ -80,12 +80,12 @@ def check_device(device: str | torch.device) -> torch.device:
 
 def check_budget(max_padded_tokens: int) -> int:
     """A valid padded-token budget (a positive int), or a one-line :class:`InputError`."""
-    if isinstance(max_padded_tokens, bool) or not isinstance(max_padded_tokens, int) or (
-        max_padded_tokens < 1
+    if (
+        isinstance(max_padded_tokens, bool)
+        or not isinstance(max_padded_tokens, int)
+        or (max_padded_tokens < 1)
     ):
-        raise InputError(
-            f"max_padded_tokens must be a positive integer, got {max_padded_tokens!r}"
-        )
+        raise InputError(f"max_padded_tokens must be a positive integer, got {max_padded_tokens!r}")
     return max_padded_tokens
 
 
@@ -437,8 +437,15 @@ class Elmo:
         from elmokit.output import write_embeddings_hdf5
 
         return write_embeddings_hdf5(
-            self, input_path, output_path, output_format, batch_size, skip_empty, progress,
-            bucket_batches, check_tokenize(tokenize),
+            self,
+            input_path,
+            output_path,
+            output_format,
+            batch_size,
+            skip_empty,
+            progress,
+            bucket_batches,
+            check_tokenize(tokenize),
         )
 
     def signatures(
@@ -508,8 +515,11 @@ class Elmo:
         check_pooling(pooling)
         width = self.dim * (self.num_layers if weights is None else 1)  # "concat": L * D
         out = np.zeros((len(batch), width), dtype=np.float32)  # (N, D)
-        if cache and pooling == "mean" and not self.stateful and len(batch) <= (
-            SENTENCE_CACHE_SIZE // 2
+        if (
+            cache
+            and pooling == "mean"
+            and not self.stateful
+            and len(batch) <= (SENTENCE_CACHE_SIZE // 2)
         ):
             for i, means in enumerate(self._layer_means(batch, batch_size, progress)):
                 out[i] = combine_layers(means[:, None], layer)[0]  # (L, 1, D) -> (D,)

@@ -137,9 +137,7 @@ def _files_in(directory: Path) -> tuple[Path, Path]:
     return find_model_files(directory)
 
 
-def download(
-    name: str, timeout: float = 60.0, progress: bool | None = None
-) -> tuple[Path, Path]:
+def download(name: str, timeout: float = 60.0, progress: bool | None = None) -> tuple[Path, Path]:
     """A known model's (options, weights) paths in the cache, fetched and verified if needed.
 
     A cached file is used when its sha256 matches the one recorded when it was first
@@ -171,7 +169,9 @@ def download(
         for file_name, url, sha256, check in missing:
             digest = fetch(url, target / file_name, sha256, timeout, check, progress)
             record[file_name] = {
-                "url": url, "sha256": digest, "bytes": (target / file_name).stat().st_size
+                "url": url,
+                "sha256": digest,
+                "bytes": (target / file_name).stat().st_size,
             }
             _write_record(target, record)
     except ModelNotFoundError as exc:
@@ -255,8 +255,16 @@ def _download_part(url: str, part: Path, timeout: float, progress: bool | None) 
                 offset = 0
             with (
                 _open_part(part, append) as out,
-                tqdm(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
-                     desc=part.name[: -len(".part")], disable=not progress, leave=False) as bar,
+                tqdm(
+                    total=total,
+                    initial=offset,
+                    unit="B",
+                    unit_scale=True,
+                    unit_divisor=1024,
+                    desc=part.name[: -len(".part")],
+                    disable=not progress,
+                    leave=False,
+                ) as bar,
             ):
                 try:
                     while chunk := response.read(1 << 20):
@@ -270,8 +278,9 @@ def _download_part(url: str, part: Path, timeout: float, progress: bool | None) 
             return
         if size > total:
             part.unlink()
-            raise ModelNotFoundError(f"download of {url}: got {size} bytes, more than the "
-                                     f"{total} announced")
+            raise ModelNotFoundError(
+                f"download of {url}: got {size} bytes, more than the {total} announced"
+            )
         problem = f"incomplete ({size} of {total} bytes)"
     if part.exists() and part.stat().st_size == 0:
         part.unlink()
@@ -301,8 +310,9 @@ def _body_extent(response, offset: int) -> tuple[int | None, bool]:
     length = response.headers.get("Content-Length")
     length = int(length) if length and length.isdigit() else None
     if offset and response.status == 206:
-        match = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+|\*)",
-                             response.headers.get("Content-Range", "").strip())
+        match = re.fullmatch(
+            r"bytes (\d+)-(\d+)/(\d+|\*)", response.headers.get("Content-Range", "").strip()
+        )
         if match and int(match.group(1)) == offset:
             total = match.group(3)
             return (int(total) if total != "*" else None), True
@@ -370,8 +380,9 @@ def _check_weights(path: Path, options_path: Path) -> None:
         raise ModelNotFoundError(f"not a readable HDF5 weight file ({_reason(exc)})") from None
 
 
-def _cached_ok(target: Path, file_name: str, url: str, published: str | None, check,
-               record: dict) -> bool:
+def _cached_ok(
+    target: Path, file_name: str, url: str, published: str | None, check, record: dict
+) -> bool:
     """Whether ``target/file_name`` is a good copy; a bad one is removed (fetched again)."""
     path = target / file_name
     if not path.is_file():

@@ -94,6 +94,7 @@ def _prepack_int8(weight: torch.Tensor, bias: torch.Tensor | None = None):
         qweight, None if bias is None else bias.detach().float().contiguous()
     )
 
+
 #: Default padded-work budget of one engine call, in padded token positions: a batch of B
 #: sentences whose longest has n tokens costs B * (n + 2) positions (``<S>`` and ``</S>``
 #: included), because the outputs are allocated padded, (L, B, n + 2, D) floats. 16,384
@@ -191,8 +192,9 @@ class WordCache:
         if len(words) > self.max_size:
             words, vectors = words[-self.max_size :], vectors[-self.max_size :]
         if self._table is None:
-            self._table = vectors.new_empty(min(self.max_size, max(1024, 2 * len(words))),
-                                            vectors.size(1))
+            self._table = vectors.new_empty(
+                min(self.max_size, max(1024, 2 * len(words))), vectors.size(1)
+            )
         slots = []
         for word in words:
             if len(self._slots) < self.max_size:
@@ -203,8 +205,9 @@ class WordCache:
             slots.append(slot)
         need = max(slots) + 1
         if need > self._table.size(0):
-            grown = self._table.new_empty(min(self.max_size, max(need, 2 * self._table.size(0))),
-                                          self._table.size(1))
+            grown = self._table.new_empty(
+                min(self.max_size, max(need, 2 * self._table.size(0))), self._table.size(1)
+            )
             grown[: self._table.size(0)] = self._table
             self._table = grown
         self._table[slots] = vectors
@@ -306,7 +309,9 @@ class _Cell:
         while t < len(batch_sizes):
             # one GEMM for the input projection of a block of time steps
             stop_t, rows = t, 0
-            while stop_t < len(batch_sizes) and (rows == 0 or rows + batch_sizes[stop_t] <= _BLOCK_ROWS):
+            while stop_t < len(batch_sizes) and (
+                rows == 0 or rows + batch_sizes[stop_t] <= _BLOCK_ROWS
+            ):
                 rows += batch_sizes[stop_t]
                 stop_t += 1
             gates_x = self._input_product(x[start : start + rows], block[:rows])
@@ -318,7 +323,9 @@ class _Cell:
                 if step or not zero_start:
                     self._add_recurrent(h_run[:n], gates)
                 i, j, f, o = activate_gates(gates, inplace=True)
-                c_t = next_cell(i, j, f, c[:n], self.cell_clip, inplace=True)  # rows past n keep theirs
+                c_t = next_cell(
+                    i, j, f, c[:n], self.cell_clip, inplace=True
+                )  # rows past n keep theirs
                 hid = torch.tanh(c_t, out=hidden[:n]).mul_(o)  # (n, C)
                 # (n, C) -> (n, P)
                 h_t = self._project(hid, out[start + offset : start + offset + n])
@@ -450,7 +457,9 @@ class InferenceEngine:
         layers[0, :, P:] = tokens
         skip = config.lstm.use_skip_connections
 
-        def run_direction(direction: int, x: torch.Tensor, index: torch.Tensor, threads: int) -> None:
+        def run_direction(
+            direction: int, x: torch.Tensor, index: torch.Tensor, threads: int
+        ) -> None:
             # The forward and backward stacks never meet: each can run on its own thread.
             try:
                 if threads:
@@ -479,7 +488,9 @@ class InferenceEngine:
         if self.parallel and threads >= 2:
             # one stack per thread, each with half the intra-op threads (fewer OpenMP barriers
             # per small per-step op; robust when the machine is shared)
-            worker = threading.Thread(target=run_direction, args=(1, x_bwd, bwd_index, threads // 2))
+            worker = threading.Thread(
+                target=run_direction, args=(1, x_bwd, bwd_index, threads // 2)
+            )
             worker.start()
             try:
                 torch.set_num_threads(threads - threads // 2)

@@ -81,7 +81,9 @@ class ElmoLayer(nn.Module):
             lengths = (char_ids > 0).any(-1).sum(-1)
         else:
             batch = [as_tokens(s, f"sentence {i}") for i, s in enumerate(inputs)]
-            ids, lengths_np = batch_to_ids(batch, self.bilm.config.char_cnn.max_characters_per_token)
+            ids, lengths_np = batch_to_ids(
+                batch, self.bilm.config.char_cnn.max_characters_per_token
+            )
             char_ids = torch.from_numpy(ids).to(device)
             lengths = torch.from_numpy(lengths_np).to(device)
         with torch.set_grad_enabled(self.requires_grad and torch.is_grad_enabled()):

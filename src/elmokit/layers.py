@@ -109,9 +109,7 @@ def mix(layers: np.ndarray, weights: Sequence[float] | np.ndarray) -> np.ndarray
     """
     w = np.asarray(weights, dtype=np.float32)
     if w.shape != (layers.shape[0],):
-        raise InputError(
-            f"scalar mix has {w.size} weights, the model has {layers.shape[0]} layers"
-        )
+        raise InputError(f"scalar mix has {w.size} weights, the model has {layers.shape[0]} layers")
     return np.tensordot(w, layers, axes=(0, 0)).astype(np.float32, copy=False)
 
 

@@ -45,9 +45,11 @@ class ExportableBiLM(nn.Module):
     def __init__(self, bilm: BiLM) -> None:
         super().__init__()
         if not isinstance(bilm.char_cnn, CharCNN):
-            raise InputError("ONNX export needs a model in the bilm-tf layout (char CNN token "
-                             f"layer), not {type(bilm.char_cnn).__name__}: convert it first "
-                             "(elmokit convert)")
+            raise InputError(
+                "ONNX export needs a model in the bilm-tf layout (char CNN token "
+                f"layer), not {type(bilm.char_cnn).__name__}: convert it first "
+                "(elmokit convert)"
+            )
         self.bilm = bilm
 
     def tokens(self, char_ids: torch.Tensor) -> torch.Tensor:
@@ -176,15 +178,22 @@ class OnnxElmo:
                 for row, s in enumerate(batch)]  # fmt: skip
 
 
-CHECK_SENTENCES = [["The", "cell", "divides", "."], ["A", "mouse"],
-                   ["Click", "the", "mouse", "to", "open", "the", "bank", "statement", "."]]
+CHECK_SENTENCES = [
+    ["The", "cell", "divides", "."],
+    ["A", "mouse"],
+    ["Click", "the", "mouse", "to", "open", "the", "bank", "statement", "."],
+]
 
 
-def check_export(elmo: Any, path: str | os.PathLike,
-                 sentences: Sequence[Sequence[str]] = CHECK_SENTENCES) -> float:
+def check_export(
+    elmo: Any, path: str | os.PathLike, sentences: Sequence[Sequence[str]] = CHECK_SENTENCES
+) -> float:
     """The max abs difference between ``path`` run by onnxruntime and ``elmo`` on
     ``sentences`` (one padded batch)."""
     runner = OnnxElmo(path)
     ours = elmo.embed_batch([list(s) for s in sentences])
-    return max(float(np.abs(a - b).max()) for a, b in zip(
-        runner.embed_batch(sentences), ours, strict=True) if a.size)
+    return max(
+        float(np.abs(a - b).max())
+        for a, b in zip(runner.embed_batch(sentences), ours, strict=True)
+        if a.size
+    )

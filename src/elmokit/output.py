@@ -396,8 +396,9 @@ def write_embeddings_hdf5(
         ):
             # length bucketing over `bucket_batches` batches (stateless; output order unchanged):
             # 8 x 64 sentences ahead measured ~5% faster than 4 with the original model
-            embedded = elmo.embed_sentences(token_lists(), batch_size=batch_size,
-                                            bucket_batches=bucket_batches)
+            embedded = elmo.embed_sentences(
+                token_lists(), batch_size=batch_size, bucket_batches=bucket_batches
+            )
             for index, layers in enumerate(embedded):
                 key = str(index)
                 data = select_output(layers, output_format).astype(np.float32, copy=False)

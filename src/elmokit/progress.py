@@ -21,8 +21,9 @@ def want_progress(progress: bool | None) -> bool:
     return sys.stderr.isatty() if progress is None else bool(progress)
 
 
-def progress_bar(iterable: Iterable[Any] | None = None, *, progress: bool | None = None,
-                 **tqdm_kwargs: Any) -> Any:
+def progress_bar(
+    iterable: Iterable[Any] | None = None, *, progress: bool | None = None, **tqdm_kwargs: Any
+) -> Any:
     """``tqdm(iterable, **tqdm_kwargs)`` on stderr, disabled unless :func:`want_progress`."""
     from tqdm import tqdm
 

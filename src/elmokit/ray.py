@@ -89,7 +89,7 @@ def _assigned_cpus() -> int:
 
 
 def _assigned_device() -> str:
-    """"cuda" when Ray gave this actor a GPU, else "cpu"."""
+    """ "cuda" when Ray gave this actor a GPU, else "cpu"."""
     import ray
 
     return "cuda" if ray.is_initialized() and ray.get_gpu_ids() else "cpu"
@@ -134,8 +134,7 @@ class ElmoBatchEmbedder:
         if layer == "all" and output != "tokens":
             raise InputError("layer 'all' keeps every layer: it needs output='tokens'")
         torch.set_num_threads(max(1, int(torch_threads or _assigned_cpus())))
-        self.elmo = Elmo.load(model, mode=mode, device=device or _assigned_device(),
-                              stateful=False)
+        self.elmo = Elmo.load(model, mode=mode, device=device or _assigned_device(), stateful=False)
         if layer != "all":
             layer_weights(layer, self.elmo.num_layers)  # a bad choice fails here, once
         self.layer, self.pooling = layer, check_pooling(pooling)
@@ -154,9 +153,14 @@ class ElmoBatchEmbedder:
         engine = getattr(self.elmo, "engine", None)
         if engine is not None and clear_cache:
             engine.cache.clear()  # else a word's char-CNN vector depends on earlier batches
-        tokens = [as_tokens(str(t) if isinstance(t, np.str_) else t,
-                            f"{self.text_column} row {i}", self.tokenize)
-                  for i, t in enumerate(texts)]
+        tokens = [
+            as_tokens(
+                str(t) if isinstance(t, np.str_) else t,
+                f"{self.text_column} row {i}",
+                self.tokenize,
+            )
+            for i, t in enumerate(texts)
+        ]
         window = max(1, math.ceil(len(tokens) / self.batch_size))
         return list(self.elmo.embed_sentences(tokens, self.batch_size, bucket_batches=window))
 
@@ -220,9 +224,14 @@ def embed_dataset(
     return ds.map_batches(
         ElmoBatchEmbedder,
         fn_constructor_kwargs={
-            "model": None if model is None else str(model), "layer": layer,
-            "pooling": pooling, "mode": mode, "torch_threads": torch_threads,
-            "output": output, "text_column": text_column, "output_column": output_column,
+            "model": None if model is None else str(model),
+            "layer": layer,
+            "pooling": pooling,
+            "mode": mode,
+            "torch_threads": torch_threads,
+            "output": output,
+            "text_column": text_column,
+            "output_column": output_column,
             "tokenize": tokenize,
         },
         batch_size=batch_size,
@@ -252,8 +261,13 @@ class Shard:
     chunks: list[list[int]] = field(default_factory=list)
 
     def record(self) -> dict[str, Any]:
-        return {"input": self.input, "first_line": self.first_line, "lines": self.lines,
-                "tokens": self.tokens, "input_sha256": self.sha256}
+        return {
+            "input": self.input,
+            "first_line": self.first_line,
+            "lines": self.lines,
+            "tokens": self.tokens,
+            "input_sha256": self.sha256,
+        }
 
 
 def _decode(raw: bytes, path: Path, number: int) -> str:
@@ -267,8 +281,9 @@ def _decode(raw: bytes, path: Path, number: int) -> str:
 
 
 def _empty_line(path: Path, number: int, what: str = "line") -> InputError:
-    return InputError(f"{path} {what} {number} is empty (remove it, or pass --skip-empty to "
-                      "write an empty entry)")
+    return InputError(
+        f"{path} {what} {number} is empty (remove it, or pass --skip-empty to write an empty entry)"
+    )
 
 
 class _ShardCutter:
@@ -284,8 +299,13 @@ class _ShardCutter:
         """Line ``number`` (0-based) spanning [start, stop) (bytes or rows), its bytes."""
         if number % self.shard_lines == 0:
             self._close()
-            self.shards.append(Shard(str(self.path), f"{self.stem}-{len(self.shards):05d}"
-                                     f"{self.suffix}", first_line=number))
+            self.shards.append(
+                Shard(
+                    str(self.path),
+                    f"{self.stem}-{len(self.shards):05d}{self.suffix}",
+                    first_line=number,
+                )
+            )
         shard = self.shards[-1]
         if shard.lines % self.chunk_lines == 0:
             shard.chunks.append([start, start, 0])
@@ -329,8 +349,9 @@ def _parquet_file(path: Path, text_column: str):
         raise InputError(f"{path}: not a readable parquet file ({exc})") from None
     names = parquet.schema_arrow.names
     if text_column not in names:
-        raise InputError(f"{path}: no column {text_column!r} (columns: {', '.join(names)}); "
-                         "pass --text-column")
+        raise InputError(
+            f"{path}: no column {text_column!r} (columns: {', '.join(names)}); pass --text-column"
+        )
     return parquet
 
 
@@ -341,14 +362,16 @@ def _scan_parquet(path: Path, cutter: _ShardCutter, skip_empty: bool, text_colum
         for value in batch.column(0).to_pylist():
             if not isinstance(value, str):
                 kind = "null" if value is None else type(value).__name__
-                raise InputError(f"{path} row {number}: column {text_column!r} is {kind}, "
-                                 "expected text")
+                raise InputError(
+                    f"{path} row {number}: column {text_column!r} is {kind}, expected text"
+                )
             words = value.split()
             if not words and not skip_empty:
                 raise _empty_line(path, number, "row")
             data = value.encode("utf-8")
-            cutter.add(number, number, number + 1, len(data).to_bytes(8, "little") + data,
-                       len(words))
+            cutter.add(
+                number, number, number + 1, len(data).to_bytes(8, "little") + data, len(words)
+            )
             number += 1
 
 
@@ -374,8 +397,10 @@ def plan_shards(
         path = _input_file(given).resolve()
         stem = path.stem
         if stem in stems:
-            raise InputError(f"{given} and {stems[stem]} would both write shards named "
-                             f"{stem}-*{output_suffix}: rename one")
+            raise InputError(
+                f"{given} and {stems[stem]} would both write shards named "
+                f"{stem}-*{output_suffix}: rename one"
+            )
         stems[stem] = Path(given)
         cutter = _ShardCutter(path, stem, output_suffix, shard_lines, chunk_lines)
         if path.suffix.lower() in PARQUET_SUFFIXES:
@@ -428,8 +453,10 @@ def read_chunk(path: str, start: int, stop: int, text_column: str = "text") -> l
     with open(path, "rb") as handle:
         handle.seek(start)
         data = handle.read(stop - start)
-    return [raw.decode("utf-8").strip() for raw in data.split(b"\n")[: data.count(b"\n") +
-                                                                      (not data.endswith(b"\n"))]]
+    return [
+        raw.decode("utf-8").strip()
+        for raw in data.split(b"\n")[: data.count(b"\n") + (not data.endswith(b"\n"))]
+    ]
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -448,12 +475,19 @@ def model_identity(model: str | os.PathLike | None) -> dict[str, str]:
     name = str(model) if model is not None else hub.default_model()
     options_file, weight_file = hub.resolve(name)
     digest = hashlib.sha256()
-    for path in (options_file, weight_file, Path(options_file).parent / "burn_in.txt",
-                 Path(options_file).parent / "elmokit.json"):
+    for path in (
+        options_file,
+        weight_file,
+        Path(options_file).parent / "burn_in.txt",
+        Path(options_file).parent / "elmokit.json",
+    ):
         if Path(path).is_file():
             digest.update(Path(path).name.encode() + b"\0" + file_sha256(path).encode())
-    return {"model": name, "weights_sha256": file_sha256(weight_file),
-            "model_sha256": digest.hexdigest()}
+    return {
+        "model": name,
+        "weights_sha256": file_sha256(weight_file),
+        "model_sha256": digest.hexdigest(),
+    }
 
 
 # ---------------------------------------------------------------------------- corpus: workers
@@ -471,23 +505,41 @@ class ShardEmbedWriter:
     After each chunk it tells ``board`` (a :class:`_Board` actor; progress and ``on_chunk``).
     """
 
-    def __init__(self, model: str, output_format: str, mode: str, torch_threads: int,
-                 text_column: str, batch_size: int, model_sha256: str, out_dir: str,
-                 board: Any = None) -> None:
+    def __init__(
+        self,
+        model: str,
+        output_format: str,
+        mode: str,
+        torch_threads: int,
+        text_column: str,
+        batch_size: int,
+        model_sha256: str,
+        out_dir: str,
+        board: Any = None,
+    ) -> None:
         if model_identity(model)["model_sha256"] != model_sha256:
-            raise ConfigError(f"model {model!r} on this node differs from the driver's "
-                              "(different weights): install the same model on every node")
+            raise ConfigError(
+                f"model {model!r} on this node differs from the driver's "
+                "(different weights): install the same model on every node"
+            )
         sentence = output_format == "sentence"
         self.embedder = ElmoBatchEmbedder(
-            model, layer="average" if sentence else output_format, pooling="mean", mode=mode,
-            torch_threads=torch_threads, output="sentence" if sentence else "tokens",
-            tokenize="whitespace", batch_size=batch_size)
+            model,
+            layer="average" if sentence else output_format,
+            pooling="mean",
+            mode=mode,
+            torch_threads=torch_threads,
+            output="sentence" if sentence else "tokens",
+            tokenize="whitespace",
+            batch_size=batch_size,
+        )
         self.writer = _ParquetWriter if sentence else _Hdf5Writer
         self.text_column, self.out_dir, self.board = text_column, Path(out_dir), board
         self.pid = os.getpid()
 
-    def write_shard(self, path: str, output: str, first_line: int,
-                    chunks: list[list[int]]) -> dict[str, Any]:
+    def write_shard(
+        self, path: str, output: str, first_line: int, chunks: list[list[int]]
+    ) -> dict[str, Any]:
         """Embed and write one shard -> {"lines", "output_bytes", "output_sha256"}."""
         target = self.out_dir / output
         writer = self.writer(target, self.embedder.elmo.dim, first_line)
@@ -503,15 +555,21 @@ class ShardEmbedWriter:
         except BaseException:
             writer.abort()
             raise
-        return {"lines": writer.count, "output_bytes": target.stat().st_size,
-                "output_sha256": file_sha256(target)}
+        return {
+            "lines": writer.count,
+            "output_bytes": target.stat().st_size,
+            "output_sha256": file_sha256(target),
+        }
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         rows = []
         for row in range(len(batch["shard"])):
-            done = self.write_shard(str(batch["path"][row]), str(batch["output"][row]),
-                                    int(batch["first_line"][row]),
-                                    json.loads(str(batch["chunks"][row])))
+            done = self.write_shard(
+                str(batch["path"][row]),
+                str(batch["output"][row]),
+                int(batch["first_line"][row]),
+                json.loads(str(batch["chunks"][row])),
+            )
             rows.append({"shard": int(batch["shard"][row]), "pid": self.pid, **done})
         keys = ("shard", "pid", "lines", "output_bytes", "output_sha256")
         return {key: np.array([r[key] for r in rows], dtype=object) for key in keys}
@@ -579,8 +637,7 @@ class _Hdf5Writer(_ShardWriter):
         from elmokit.output import SentenceIndex
 
         # fixed format bounds and no timestamps: a redone shard is the same bytes
-        self._file = self._stack.enter_context(
-            h5py.File(self._tmp, "w", libver=("v108", "latest")))
+        self._file = self._stack.enter_context(h5py.File(self._tmp, "w", libver=("v108", "latest")))
         self._index = SentenceIndex(self.path.parent)
         self._stack.callback(self._index.close)
 
@@ -593,8 +650,9 @@ class _Hdf5Writer(_ShardWriter):
     def _close(self) -> None:
         import h5py
 
-        dataset = self._file.create_dataset("sentence_to_index", (1,),
-                                            dtype=h5py.string_dtype(), track_times=False)
+        dataset = self._file.create_dataset(
+            "sentence_to_index", (1,), dtype=h5py.string_dtype(), track_times=False
+        )
         dataset[0] = self._index.to_json()
 
 
@@ -606,8 +664,13 @@ class _ParquetWriter(_ShardWriter):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        self._schema = pa.schema([("line", pa.int64()), ("text", pa.string()),
-                                  ("embedding", pa.list_(pa.float32(), self.dim))])
+        self._schema = pa.schema(
+            [
+                ("line", pa.int64()),
+                ("text", pa.string()),
+                ("embedding", pa.list_(pa.float32(), self.dim)),
+            ]
+        )
         self._writer = self._stack.enter_context(pq.ParquetWriter(self._tmp, self._schema))
 
     def add(self, texts: list[str], vectors: list[np.ndarray]) -> None:
@@ -615,9 +678,16 @@ class _ParquetWriter(_ShardWriter):
 
         flat = pa.array(np.concatenate(vectors) if vectors else np.zeros(0, np.float32))
         lines = np.arange(self.count, self.count + len(texts)) + self.first_line
-        self._writer.write_table(pa.Table.from_arrays(
-            [pa.array(lines, pa.int64()), pa.array(texts, pa.string()),
-             pa.FixedSizeListArray.from_arrays(flat, self.dim)], schema=self._schema))
+        self._writer.write_table(
+            pa.Table.from_arrays(
+                [
+                    pa.array(lines, pa.int64()),
+                    pa.array(texts, pa.string()),
+                    pa.FixedSizeListArray.from_arrays(flat, self.dim),
+                ],
+                schema=self._schema,
+            )
+        )
         self.count += len(texts)
 
     def _close(self) -> None:
@@ -683,20 +753,39 @@ class _Progress:
         if tokens_s > 0:
             minutes, secs = divmod(int((self.total_tokens - self.tokens) / tokens_s), 60)
             eta = f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
-        return (f"embed-corpus: {self.sentences:,}/{self.total_sentences:,} sentences, "
-                f"{sentences_s:,.0f} sentences/s, {tokens_s:,.0f} tokens/s, ETA {eta}")
+        return (
+            f"embed-corpus: {self.sentences:,}/{self.total_sentences:,} sentences, "
+            f"{sentences_s:,.0f} sentences/s, {tokens_s:,.0f} tokens/s, ETA {eta}"
+        )
 
 
-def _settings(identity: dict[str, str], output_format: str, mode: str, shard_lines: int,
-              chunk_lines: int, skip_empty: bool, text_column: str, batch_size: int) -> dict:
+def _settings(
+    identity: dict[str, str],
+    output_format: str,
+    mode: str,
+    shard_lines: int,
+    chunk_lines: int,
+    skip_empty: bool,
+    text_column: str,
+    batch_size: int,
+) -> dict:
     """Everything that decides the output bytes (recorded in, and checked against, the
     manifest); the worker count and threads do not."""
-    return {**identity, "output_format": output_format, "mode": mode,
-            "shard_lines": shard_lines, "chunk_lines": chunk_lines, "skip_empty": skip_empty,
-            "text_column": text_column, "batch_size": batch_size, "tokenizer": "whitespace",
-            "word_cache": "cleared per shard",
-            "sentence_vector": "layer average, mean over tokens"
-            if output_format == "sentence" else None}
+    return {
+        **identity,
+        "output_format": output_format,
+        "mode": mode,
+        "shard_lines": shard_lines,
+        "chunk_lines": chunk_lines,
+        "skip_empty": skip_empty,
+        "text_column": text_column,
+        "batch_size": batch_size,
+        "tokenizer": "whitespace",
+        "word_cache": "cleared per shard",
+        "sentence_vector": "layer average, mean over tokens"
+        if output_format == "sentence"
+        else None,
+    }
 
 
 def _read_manifest(path: Path, settings: dict) -> dict[str, dict]:
@@ -708,22 +797,30 @@ def _read_manifest(path: Path, settings: dict) -> dict[str, dict]:
         manifest = json.loads(path.read_text(encoding="utf-8"))
         old, shards = manifest["settings"], manifest["shards"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"{path}: not an embed-corpus manifest ({exc}); use another "
-                          "OUT_DIR") from None
-    changed = [f"{key} {old.get(key)!r} -> {settings[key]!r}" for key in settings
-               if old.get(key) != settings[key]]
+        raise ConfigError(
+            f"{path}: not an embed-corpus manifest ({exc}); use another OUT_DIR"
+        ) from None
+    changed = [
+        f"{key} {old.get(key)!r} -> {settings[key]!r}"
+        for key in settings
+        if old.get(key) != settings[key]
+    ]
     if changed:
-        raise ConfigError(f"{path.parent} holds output made with other settings ("
-                          f"{'; '.join(changed)}): use another OUT_DIR, or the same settings "
-                          "to resume")
+        raise ConfigError(
+            f"{path.parent} holds output made with other settings ("
+            f"{'; '.join(changed)}): use another OUT_DIR, or the same settings "
+            "to resume"
+        )
     return shards
 
 
 def _write_manifest(path: Path, settings: dict, shards: dict[str, dict]) -> None:
     from elmokit.fileio import atomic_write
 
-    text = json.dumps({"version": MANIFEST_VERSION, "settings": settings,
-                       "shards": dict(sorted(shards.items()))}, indent=1)
+    text = json.dumps(
+        {"version": MANIFEST_VERSION, "settings": settings, "shards": dict(sorted(shards.items()))},
+        indent=1,
+    )
     with atomic_write(path) as tmp:
         tmp.write_text(text + "\n", encoding="utf-8")
 
@@ -735,8 +832,11 @@ def _is_done(shard: Shard, record: dict | None, out_dir: Path) -> bool:
     if record.get("lines") != shard.lines:
         return False
     output = out_dir / shard.output
-    return (output.is_file() and output.stat().st_size == record.get("output_bytes")
-            and file_sha256(output) == record.get("output_sha256"))
+    return (
+        output.is_file()
+        and output.stat().st_size == record.get("output_bytes")
+        and file_sha256(output) == record.get("output_sha256")
+    )
 
 
 @contextlib.contextmanager
@@ -786,8 +886,11 @@ def _quiet_data_context() -> Iterator[None]:
 
     context = ray.data.DataContext.get_current()
     saved_order = context.execution_options.preserve_order
-    quiet = {name: False for name in ("enable_progress_bars", "print_on_execution_start",
-                                      "enable_auto_log_stats") if hasattr(context, name)}
+    quiet = {
+        name: False
+        for name in ("enable_progress_bars", "print_on_execution_start", "enable_auto_log_stats")
+        if hasattr(context, name)
+    }
     saved = {name: getattr(context, name) for name in quiet}
     context.execution_options.preserve_order = False
     for name, value in quiet.items():
@@ -847,12 +950,17 @@ def embed_corpus(
     from elmokit.inference import MODES
 
     if output_format not in CORPUS_FORMATS:
-        raise InputError(f"output format {output_format!r} is not one of "
-                         f"{', '.join(CORPUS_FORMATS)}")
+        raise InputError(
+            f"output format {output_format!r} is not one of {', '.join(CORPUS_FORMATS)}"
+        )
     if mode not in MODES:
         raise InputError(f"mode {mode!r} is not one of {', '.join(MODES)}")
-    for name, value in (("shard_lines", shard_lines), ("chunk_lines", chunk_lines),
-                        ("threads_per_worker", threads_per_worker), ("batch_size", batch_size)):
+    for name, value in (
+        ("shard_lines", shard_lines),
+        ("chunk_lines", chunk_lines),
+        ("threads_per_worker", threads_per_worker),
+        ("batch_size", batch_size),
+    ):
         if value is not None and value < 1:
             raise InputError(f"{name} must be at least 1, got {value}")
     if workers is not None and workers < 1:
@@ -866,8 +974,9 @@ def embed_corpus(
     if shard_lines is None:
         shard_lines = auto_shard_lines(count_lines(inputs, text_column), chunk_lines)
     identity = model_identity(model)
-    settings = _settings(identity, output_format, mode, shard_lines, chunk_lines, skip_empty,
-                         text_column, batch_size)
+    settings = _settings(
+        identity, output_format, mode, shard_lines, chunk_lines, skip_empty, text_column, batch_size
+    )
     suffix = ".parquet" if output_format == "sentence" else ".hdf5"
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest_path = out_dir / MANIFEST_NAME
@@ -879,23 +988,50 @@ def embed_corpus(
         for shard in todo:
             records.pop(shard.output, None)
         _write_manifest(manifest_path, settings, records)  # settings recorded before any work
-        summary = CorpusSummary(out_dir, len(shards), len(todo), len(shards) - len(todo),
-                                sum(s.lines for s in todo), sum(s.tokens for s in todo), 0.0,
-                                workers or 0)
+        summary = CorpusSummary(
+            out_dir,
+            len(shards),
+            len(todo),
+            len(shards) - len(todo),
+            sum(s.lines for s in todo),
+            sum(s.tokens for s in todo),
+            0.0,
+            workers or 0,
+        )
         if todo:
             summary.workers, summary.worker_processes = _run(
-                todo, out_dir, manifest_path, settings, records, workers=workers,
-                threads=threads_per_worker, ray_address=ray_address, batch_size=batch_size,
+                todo,
+                out_dir,
+                manifest_path,
+                settings,
+                records,
+                workers=workers,
+                threads=threads_per_worker,
+                ray_address=ray_address,
+                batch_size=batch_size,
                 text_column=text_column,
-                progress=sys.stderr.isatty() if progress is None else progress, on_chunk=on_chunk)
+                progress=sys.stderr.isatty() if progress is None else progress,
+                on_chunk=on_chunk,
+            )
     summary.seconds = time.perf_counter() - start
     return summary
 
 
-def _run(todo: list[Shard], out_dir: Path, manifest_path: Path, settings: dict,
-         records: dict[str, dict], *, workers: int | None, threads: int,
-         ray_address: str | None, batch_size: int, text_column: str, progress: bool,
-         on_chunk: Callable[[str, int, int], None] | None) -> tuple[int, int]:
+def _run(
+    todo: list[Shard],
+    out_dir: Path,
+    manifest_path: Path,
+    settings: dict,
+    records: dict[str, dict],
+    *,
+    workers: int | None,
+    threads: int,
+    ray_address: str | None,
+    batch_size: int,
+    text_column: str,
+    progress: bool,
+    on_chunk: Callable[[str, int, int], None] | None,
+) -> tuple[int, int]:
     """Have Ray actors embed and write the ``todo`` shards; record each finished one in the
     manifest. -> (workers, worker processes seen)."""
     import ray
@@ -906,22 +1042,41 @@ def _run(todo: list[Shard], out_dir: Path, manifest_path: Path, settings: dict,
         if workers is None:
             workers = max(1, int(ray.cluster_resources().get("CPU", 1)) // threads)
         if len(todo) < workers:
-            warnings.warn(f"{len(todo)} shard(s) to write for {workers} workers: only "
-                          f"{len(todo)} will work (a smaller --shard-lines cuts more shards)",
-                          ElmoWarning, stacklevel=3)
+            warnings.warn(
+                f"{len(todo)} shard(s) to write for {workers} workers: only "
+                f"{len(todo)} will work (a smaller --shard-lines cuts more shards)",
+                ElmoWarning,
+                stacklevel=3,
+            )
         board = ray.remote(num_cpus=0)(_Board).remote()
-        items = [{"shard": k, "path": shard.input, "output": shard.output,
-                  "first_line": shard.first_line, "chunks": json.dumps(shard.chunks)}
-                 for k, shard in enumerate(todo)]
+        items = [
+            {
+                "shard": k,
+                "path": shard.input,
+                "output": shard.output,
+                "first_line": shard.first_line,
+                "chunks": json.dumps(shard.chunks),
+            }
+            for k, shard in enumerate(todo)
+        ]
         ds = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
             ShardEmbedWriter,
             fn_constructor_kwargs={
-                "model": settings["model"], "output_format": settings["output_format"],
-                "mode": settings["mode"], "torch_threads": threads, "text_column": text_column,
-                "batch_size": batch_size, "model_sha256": settings["model_sha256"],
-                "out_dir": str(out_dir.resolve()), "board": board},
-            batch_size=1, batch_format="numpy", num_cpus=threads,
-            compute=ray.data.ActorPoolStrategy(size=workers, max_tasks_in_flight_per_actor=1))
+                "model": settings["model"],
+                "output_format": settings["output_format"],
+                "mode": settings["mode"],
+                "torch_threads": threads,
+                "text_column": text_column,
+                "batch_size": batch_size,
+                "model_sha256": settings["model_sha256"],
+                "out_dir": str(out_dir.resolve()),
+                "board": board,
+            },
+            batch_size=1,
+            batch_format="numpy",
+            num_cpus=threads,
+            compute=ray.data.ActorPoolStrategy(size=workers, max_tasks_in_flight_per_actor=1),
+        )
         meter = _Progress(sum(s.lines for s in todo), sum(s.tokens for s in todo), progress)
         pids: set[int] = set()
         finished: queue.Queue = queue.Queue()
@@ -961,8 +1116,7 @@ def _run(todo: list[Shard], out_dir: Path, manifest_path: Path, settings: dict,
                     raise value
                 if kind == "row":
                     last_call = time.monotonic() + 5.0  # for the last chunks' reports
-                    _record(todo[value["shard"]], value, out_dir, manifest_path, settings,
-                            records)
+                    _record(todo[value["shard"]], value, out_dir, manifest_path, settings, records)
                     pids.add(int(value["pid"]))
         except BaseException as exc:
             cause = _elmo_error_in(exc)
@@ -974,18 +1128,30 @@ def _run(todo: list[Shard], out_dir: Path, manifest_path: Path, settings: dict,
     return workers, len(pids)
 
 
-def _record(shard: Shard, row: dict[str, Any], out_dir: Path, manifest_path: Path,
-            settings: dict, records: dict[str, dict]) -> None:
+def _record(
+    shard: Shard,
+    row: dict[str, Any],
+    out_dir: Path,
+    manifest_path: Path,
+    settings: dict,
+    records: dict[str, dict],
+) -> None:
     """A worker wrote ``shard``: check the driver sees it, record it in the manifest."""
     output = out_dir / shard.output
     if int(row["lines"]) != shard.lines:
-        raise ElmoError(f"{shard.output}: a worker wrote {row['lines']} sentences, expected "
-                        f"{shard.lines}")
+        raise ElmoError(
+            f"{shard.output}: a worker wrote {row['lines']} sentences, expected {shard.lines}"
+        )
     if not output.is_file() or output.stat().st_size != int(row["output_bytes"]):
-        raise ConfigError(f"{output}: a worker (pid {row['pid']}) wrote this shard but the "
-                          "driver does not see it: on a multi-node cluster OUT_DIR must be on "
-                          "a filesystem every node shares")
-    records[shard.output] = {**shard.record(), "output": shard.output,
-                             "output_bytes": int(row["output_bytes"]),
-                             "output_sha256": str(row["output_sha256"])}
+        raise ConfigError(
+            f"{output}: a worker (pid {row['pid']}) wrote this shard but the "
+            "driver does not see it: on a multi-node cluster OUT_DIR must be on "
+            "a filesystem every node shares"
+        )
+    records[shard.output] = {
+        **shard.record(),
+        "output": shard.output,
+        "output_bytes": int(row["output_bytes"]),
+        "output_sha256": str(row["output_sha256"]),
+    }
     _write_manifest(manifest_path, settings, records)

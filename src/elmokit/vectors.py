@@ -146,11 +146,16 @@ class WordVectors:
 
     def _check_words(self, path: Path, newline_only: bool = False) -> None:
         for word in self.words:
-            bad = ("\n" in word or "\r" in word) if newline_only else (not word or any(
-                c.isspace() for c in word))
+            bad = (
+                ("\n" in word or "\r" in word)
+                if newline_only
+                else (not word or any(c.isspace() for c in word))
+            )
             if bad:
-                raise InputError(f"{path}: the word {word!r} cannot be written in this format "
-                                 "(empty or with whitespace)")
+                raise InputError(
+                    f"{path}: the word {word!r} cannot be written in this format "
+                    "(empty or with whitespace)"
+                )
 
     @classmethod
     def load(cls, path: str | os.PathLike, format: str | None = None) -> WordVectors:
@@ -176,8 +181,10 @@ class WordVectors:
                 if format == "word2vec":
                     fields = f.readline().decode("utf-8").rstrip("\n").split(" ")
                     if len(fields) != dim + 1:
-                        raise InputError(f"{path} line {i + 2}: expected a word and {dim} "
-                                         f"numbers, got {len(fields)} fields")
+                        raise InputError(
+                            f"{path} line {i + 2}: expected a word and {dim} "
+                            f"numbers, got {len(fields)} fields"
+                        )
                     words.append(fields[0])
                     vectors[i] = np.asarray(fields[1:], dtype=np.float32)
                 else:
@@ -289,8 +296,11 @@ def pooled_vectors(
     words = list(index)
     keep = [i for i in sorted(range(len(words)), key=lambda i: (-counts[i], words[i]))
             if counts[i] >= min_count]  # fmt: skip
-    vectors = (sums[keep] / counts[keep, None]).astype(np.float32) if keep else np.zeros(
-        (0, width), np.float32)
+    vectors = (
+        (sums[keep] / counts[keep, None]).astype(np.float32)
+        if keep
+        else np.zeros((0, width), np.float32)
+    )
     meta = {"kind": "pooled", "model": elmo.name, "layer": layer if isinstance(layer, (int, str))
             else [float(w) for w in layer], "lowercase": lowercase, "sentences": sentences_read,
             "min_count": min_count}  # fmt: skip

@@ -92,8 +92,9 @@ class LazyGroup(click.Group):
         except ModuleNotFoundError as exc:
             if not exc.name or exc.name.split(".")[0] == "elmokit":
                 raise
-            click.echo(f"error: {missing_dependency_hint(ctx.invoked_subcommand, exc.name)}",
-                       err=True)
+            click.echo(
+                f"error: {missing_dependency_hint(ctx.invoked_subcommand, exc.name)}", err=True
+            )
             ctx.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
@@ -104,4 +105,3 @@ class LazyGroup(click.Group):
 @click.version_option(package_name="elmokit")
 def main() -> None:
     """ELMo contextual word embeddings: embed, train, evaluate, serve."""
-

@@ -68,8 +68,12 @@ def vocab(corpus, output, min_count, max_size, tokenizer):
 @click.option("--bf16/--no-bf16", default=None, help="bf16 autocast [default: no]")
 @click.option("--threads", type=int, default=None, help="torch threads per process")
 @click.option("--checkpoint-minutes", type=float, default=10.0, show_default=True)
-@click.option("--snapshot-tokens", type=int, default=None,
-              help="also keep the weights every N tokens in OUT/snapshots (learning curves)")
+@click.option(
+    "--snapshot-tokens",
+    type=int,
+    default=None,
+    help="also keep the weights every N tokens in OUT/snapshots (learning curves)",
+)
 @click.option("--log-every", type=int, default=10, show_default=True)
 @click.option("--resume", is_flag=True,
               help="continue from OUT/checkpoint.pt exactly, with the run's settings (corpus, "
@@ -134,8 +138,16 @@ def perplexity(model, corpus, batch_size, unroll, device, tokenizer, quiet):
         from elmokit.errors import InputError
 
         raise InputError(f"{model}: no vocab.txt; perplexity needs the model's vocabulary")
-    result = run(lm, vocab, list(corpus), batch_size, unroll, tokenizer, device,
-                 progress=False if quiet else None)
+    result = run(
+        lm,
+        vocab,
+        list(corpus),
+        batch_size,
+        unroll,
+        tokenizer,
+        device,
+        progress=False if quiet else None,
+    )
     click.echo(json.dumps({k: round(v, 3) if isinstance(v, float) else v
                            for k, v in result.items()}))  # fmt: skip
 
@@ -178,5 +190,6 @@ def average_checkpoints(checkpoints, output):
 
     averaged = average(list(checkpoints))
     atomic_save(averaged, output)
-    click.echo(f"{output}: the mean of {len(checkpoints)} checkpoints "
-               f"(tokens {averaged_tokens(averaged)})")
+    click.echo(
+        f"{output}: the mean of {len(checkpoints)} checkpoints (tokens {averaged_tokens(averaged)})"
+    )

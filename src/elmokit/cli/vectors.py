@@ -8,27 +8,58 @@ import click
 
 @click.command()
 @click.argument("output", type=click.Path(dir_okay=False))
-@click.option("--vocab", "vocab_file", type=click.Path(dir_okay=False),
-              help="Words to embed, one a line (first field). Context-free: required unless "
-              "--words; pooled: restricts the vocabulary.")
+@click.option(
+    "--vocab",
+    "vocab_file",
+    type=click.Path(dir_okay=False),
+    help="Words to embed, one a line (first field). Context-free: required unless "
+    "--words; pooled: restricts the vocabulary.",
+)
 @click.option("--words", default=None, help="Words to embed, comma-separated.")
-@click.option("--corpus", "-c", "corpus", multiple=True, type=click.Path(dir_okay=False),
-              help="Text file(s), one tokenized sentence per line: pool each word's contextual "
-              "vectors over its occurrences (repeatable). Without it: context-free vectors.")
-@click.option("--layer", default="average", show_default=True,
-              help="Pooled: 0|1|2|top|average|w0,w1,w2.")
-@click.option("--min-count", type=int, default=1, show_default=True,
-              help="Pooled: drop words seen fewer times.")
+@click.option(
+    "--corpus",
+    "-c",
+    "corpus",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Text file(s), one tokenized sentence per line: pool each word's contextual "
+    "vectors over its occurrences (repeatable). Without it: context-free vectors.",
+)
+@click.option(
+    "--layer", default="average", show_default=True, help="Pooled: 0|1|2|top|average|w0,w1,w2."
+)
+@click.option(
+    "--min-count",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Pooled: drop words seen fewer times.",
+)
 @click.option("--lowercase", is_flag=True, help="Pooled: pool 'Cell' with 'cell'.")
 @click.option("--max-sentences", type=int, default=None, help="Pooled: read at most this many.")
 @click.option("--batch-size", type=int, default=64, show_default=True)
-@click.option("--format", "fmt", default=None,
-              type=click.Choice(["word2vec", "word2vec-binary", "npy"]),
-              help="Default by OUTPUT's suffix: .bin binary word2vec, .npy numpy + "
-              ".vocab.txt, else word2vec text.")
+@click.option(
+    "--format",
+    "fmt",
+    default=None,
+    type=click.Choice(["word2vec", "word2vec-binary", "npy"]),
+    help="Default by OUTPUT's suffix: .bin binary word2vec, .npy numpy + "
+    ".vocab.txt, else word2vec text.",
+)
 @click.option("--model", default=None, help="ELMo model name or directory (default: bundled).")
-def vectors(output, vocab_file, words, corpus, layer, min_count, lowercase, max_sentences,
-            batch_size, fmt, model):
+def vectors(
+    output,
+    vocab_file,
+    words,
+    corpus,
+    layer,
+    min_count,
+    lowercase,
+    max_sentences,
+    batch_size,
+    fmt,
+    model,
+):
     """Write static word vectors to OUTPUT: context-free (the character layer's vector of
     every word: any word, misspellings included) or, with --corpus, each word's contextual
     vectors averaged over the corpus."""
@@ -51,5 +82,7 @@ def vectors(output, vocab_file, words, corpus, layer, min_count, lowercase, max_
         result = context_free_vectors(elmo, vocab, batch_size=max(batch_size, 256))
     paths = result.save(output, fmt)
     kind = "pooled" if corpus else "context-free"
-    click.echo(f"wrote {len(result)} {kind} word vectors of {result.dim} dims: "
-               + ", ".join(str(p) for p in paths))
+    click.echo(
+        f"wrote {len(result)} {kind} word vectors of {result.dim} dims: "
+        + ", ".join(str(p) for p in paths)
+    )

@@ -54,10 +54,11 @@ class ClassifyReport:
 
     def __str__(self) -> str:
         model = f"model {self.model} (D={self.dim})" if self.model else "no ELMo model"
-        return (f"# classify: {model}; {self.train} train / {self.test} test texts; labels "
-                f"{', '.join(self.labels)}; tokenize {self.tokenize}; "
-                f"{describe_cut(self.max_tokens)}\n\n"
-                + format_table(self.rows))
+        return (
+            f"# classify: {model}; {self.train} train / {self.test} test texts; labels "
+            f"{', '.join(self.labels)}; tokenize {self.tokenize}; "
+            f"{describe_cut(self.max_tokens)}\n\n" + format_table(self.rows)
+        )
 
 
 def classify(*args: Any, **kwargs: Any) -> list[dict[str, Any]]:
@@ -99,8 +100,11 @@ def classify_report(
     bar while the biLM runs (None: on a terminal).
     """
     check_tokenize(tokenize)
-    elmo_layers = [parse_layer(f.partition(":")[2] or "average") for f in features
-                   if f.partition(":")[0] == "elmo"]
+    elmo_layers = [
+        parse_layer(f.partition(":")[2] or "average")
+        for f in features
+        if f.partition(":")[0] == "elmo"
+    ]
     if elmo_layers:  # one model for every elmo feature set; bad layers fail before any work
         model = load_model(model)
         for layer in elmo_layers:
@@ -111,12 +115,29 @@ def classify_report(
     if log:
         log(f"train {len(train)} texts, test {len(test)} texts, labels {labels}")
     rows = [majority_baseline(train, test)]
-    rows += compare_features(train, test, list(features), classifier, log=log, model=model,
-                             glove=glove, max_tokens=max_tokens, word2vec=word2vec,
-                             tokenize=tokenize, progress=progress)
-    return ClassifyReport([r.as_dict() for r in rows], model.name if elmo_layers else None,
-                          model.dim if elmo_layers else None, len(train), len(test), labels,
-                          tokenize, max_tokens)
+    rows += compare_features(
+        train,
+        test,
+        list(features),
+        classifier,
+        log=log,
+        model=model,
+        glove=glove,
+        max_tokens=max_tokens,
+        word2vec=word2vec,
+        tokenize=tokenize,
+        progress=progress,
+    )
+    return ClassifyReport(
+        [r.as_dict() for r in rows],
+        model.name if elmo_layers else None,
+        model.dim if elmo_layers else None,
+        len(train),
+        len(test),
+        labels,
+        tokenize,
+        max_tokens,
+    )
 
 
 def classify_table(*args: Any, **kwargs: Any) -> str:

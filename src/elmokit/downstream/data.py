@@ -125,10 +125,26 @@ def simplify_brown_tag(tag: str) -> str:
 
 #: Universal-style coarse classes for plots: first match of a Brown tag prefix.
 COARSE = (
-    ("np", "PROPN"), ("nn", "NOUN"), ("nr", "NOUN"), ("vb", "VERB"), ("be", "VERB"),
-    ("hv", "VERB"), ("do", "VERB"), ("md", "VERB"), ("jj", "ADJ"), ("rb", "ADV"),
-    ("in", "ADP"), ("at", "DET"), ("dt", "DET"), ("ap", "DET"), ("pp", "PRON"), ("wp", "PRON"),
-    ("cc", "CONJ"), ("cs", "CONJ"), ("cd", "NUM"), ("od", "NUM"),
+    ("np", "PROPN"),
+    ("nn", "NOUN"),
+    ("nr", "NOUN"),
+    ("vb", "VERB"),
+    ("be", "VERB"),
+    ("hv", "VERB"),
+    ("do", "VERB"),
+    ("md", "VERB"),
+    ("jj", "ADJ"),
+    ("rb", "ADV"),
+    ("in", "ADP"),
+    ("at", "DET"),
+    ("dt", "DET"),
+    ("ap", "DET"),
+    ("pp", "PRON"),
+    ("wp", "PRON"),
+    ("cc", "CONJ"),
+    ("cs", "CONJ"),
+    ("cd", "NUM"),
+    ("od", "NUM"),
 )
 
 
@@ -151,8 +167,11 @@ def read_brown(path: str | os.PathLike, files: str = "all") -> Iterator[TaggedSe
     """
     path = Path(path)
     if path.is_dir():
-        ids = sorted(p.name for p in path.iterdir() if len(p.name) == 4 and p.name[:2].isalpha()
-                     and p.name[2:].isdigit())
+        ids = sorted(
+            p.name
+            for p in path.iterdir()
+            if len(p.name) == 4 and p.name[:2].isalpha() and p.name[2:].isdigit()
+        )
         if not ids:
             raise InputError(f"{path}: no Brown files (ca01, ca02, ...)")
         pick = {"all": None, "train": None, "dev": 8, "test": 9}
@@ -199,7 +218,9 @@ def _read_tagged_jsonl(path: Path) -> Iterator[TaggedSentence]:
                 d = json.loads(line)
                 tokens, tags = d["tokens"], d["tags"]
             except (ValueError, KeyError, TypeError):
-                raise InputError(f"{path} line {n}: expected JSON with 'tokens' and 'tags'") from None
+                raise InputError(
+                    f"{path} line {n}: expected JSON with 'tokens' and 'tags'"
+                ) from None
             if len(tokens) != len(tags):
                 raise InputError(f"{path} line {n}: {len(tokens)} tokens but {len(tags)} tags")
             if tokens:
@@ -238,8 +259,9 @@ def load_glove(path: str | os.PathLike, max_words: int | None = None) -> dict[st
         npy = sorted(path.glob("*.npy"))
         index = sorted(path.glob("*.words.txt")) + sorted(path.glob("*.parquet"))
         if not npy or not index:
-            raise InputError(f"{path}: expected a GloVe .npy matrix and a word list "
-                             "(*.words.txt or .parquet)")
+            raise InputError(
+                f"{path}: expected a GloVe .npy matrix and a word list (*.words.txt or .parquet)"
+            )
         if index[0].suffix == ".parquet":
             import pyarrow.parquet as pq
 

@@ -30,16 +30,26 @@ from elmokit.downstream.pooling import LayerSpec, token_vectors
 #: Layer choices compared everywhere: the char-CNN layer, each biLSTM layer, the equal-weight
 #: average, and "concat" (a linear model on all layers side by side can learn any mix).
 LAYERS: tuple[tuple[str, LayerSpec], ...] = (
-    ("elmo layer 0 (chars)", 0), ("elmo layer 1", 1), ("elmo layer 2", 2),
-    ("elmo average", "average"), ("elmo concat (learned mix)", "concat"),
+    ("elmo layer 0 (chars)", 0),
+    ("elmo layer 1", 1),
+    ("elmo layer 2", 2),
+    ("elmo average", "average"),
+    ("elmo concat (learned mix)", "concat"),
 )
 
 Log = Callable[[str], None] | None
 
 
 # ---------------------------------------------------------------------- POS probe
-def train_linear_probe(X: np.ndarray, y: np.ndarray, num_classes: int, epochs: int = 60,
-                       lr: float = 0.05, weight_decay: float = 1e-5, seed: int = 0) -> Any:
+def train_linear_probe(
+    X: np.ndarray,
+    y: np.ndarray,
+    num_classes: int,
+    epochs: int = 60,
+    lr: float = 0.05,
+    weight_decay: float = 1e-5,
+    seed: int = 0,
+) -> Any:
     """A softmax linear classifier on standardised features (full-batch Adam, torch) ->
     ``predict(X) -> labels``. Much faster than scikit-learn for ~100 classes."""
     import torch
@@ -54,8 +64,9 @@ def train_linear_probe(X: np.ndarray, y: np.ndarray, num_classes: int, epochs: i
         torch.set_num_threads(threads)
 
 
-def _train_probe(X: np.ndarray, y: np.ndarray, num_classes: int, epochs: int, lr: float,
-                 weight_decay: float) -> Any:
+def _train_probe(
+    X: np.ndarray, y: np.ndarray, num_classes: int, epochs: int, lr: float, weight_decay: float
+) -> Any:
     import torch
 
     mean, std = X.mean(0), X.std(0) + 1e-6
@@ -76,8 +87,9 @@ def _train_probe(X: np.ndarray, y: np.ndarray, num_classes: int, epochs: int, lr
     return predict
 
 
-def static_token_vectors(table: dict[str, np.ndarray], sentences: Sequence[Sequence[str]]
-                         ) -> list[np.ndarray]:
+def static_token_vectors(
+    table: dict[str, np.ndarray], sentences: Sequence[Sequence[str]]
+) -> list[np.ndarray]:
     """Static (GloVe / word2vec) lookup of lowercased tokens; unknown words get zeros plus a
     1 in an extra "unknown" dimension. -> list of (n_i, d + 1)."""
     dim = len(next(iter(table.values())))
@@ -94,8 +106,14 @@ def static_token_vectors(table: dict[str, np.ndarray], sentences: Sequence[Seque
     return out
 
 
-def pos_probe(elmo: Any, train_sents: list, test_sents: list, static: dict[str, Any],
-              log: Log = None, progress: bool | None = None) -> list[dict[str, Any]]:
+def pos_probe(
+    elmo: Any,
+    train_sents: list,
+    test_sents: list,
+    static: dict[str, Any],
+    log: Log = None,
+    progress: bool | None = None,
+) -> list[dict[str, Any]]:
     """Brown POS probe rows: features | accuracy | unseen_accuracy | unseen_tokens | dim."""
     from elmokit.downstream.data import simplify_brown_tag
 
@@ -121,13 +139,18 @@ def pos_probe(elmo: Any, train_sents: list, test_sents: list, static: dict[str, 
         from elmokit.downstream.pooling import combine_layers
 
         L, D = elmo.num_layers, elmo.dim
-        return [combine_layers(v.reshape(-1, L, D).transpose(1, 0, 2), layer)
-                for v in all_layers[id(sents)]]
+        return [
+            combine_layers(v.reshape(-1, L, D).transpose(1, 0, 2), layer)
+            for v in all_layers[id(sents)]
+        ]
 
     feats: list[tuple[str, Callable[[list], list[np.ndarray]]]] = [
-        (name, lambda sents, layer=layer: elmo_layer(sents, layer)) for name, layer in LAYERS]
-    feats += [(name, lambda sents, t=table: static_token_vectors(t, sents))
-              for name, table in static.items()]
+        (name, lambda sents, layer=layer: elmo_layer(sents, layer)) for name, layer in LAYERS
+    ]
+    feats += [
+        (name, lambda sents, t=table: static_token_vectors(t, sents))
+        for name, table in static.items()
+    ]
     rows = []
     for name, featurize in feats:
         start = time.perf_counter()
@@ -135,12 +158,20 @@ def pos_probe(elmo: Any, train_sents: list, test_sents: list, static: dict[str, 
         X_te = np.concatenate(featurize(te_words))
         pred = train_linear_probe(X_tr, y_tr, len(classes))(X_te)
         right = pred == y_te
-        rows.append({"features": name, "accuracy": float(right.mean()),
-                     "unseen_accuracy": float(right[unseen].mean()) if unseen.any() else
-                     float("nan"), "unseen_tokens": int(unseen.sum()), "dim": X_tr.shape[1],
-                     "seconds": f"{time.perf_counter() - start:.1f}"})
+        rows.append(
+            {
+                "features": name,
+                "accuracy": float(right.mean()),
+                "unseen_accuracy": float(right[unseen].mean()) if unseen.any() else float("nan"),
+                "unseen_tokens": int(unseen.sum()),
+                "dim": X_tr.shape[1],
+                "seconds": f"{time.perf_counter() - start:.1f}",
+            }
+        )
         if log:
-            log(f"POS {name}: {rows[-1]['accuracy']:.4f} (unseen {rows[-1]['unseen_accuracy']:.4f})")
+            log(
+                f"POS {name}: {rows[-1]['accuracy']:.4f} (unseen {rows[-1]['unseen_accuracy']:.4f})"
+            )
     return rows
 
 
@@ -163,8 +194,10 @@ def sense_check(elmo: Any, static: dict[str, Any], log: Log = None) -> list[dict
                 vecs = [vec if vec is not None else np.zeros(1) for _ in toks]
             else:
                 per_sent = token_vectors(elmo, toks, layer)
-                vecs = [v[[t.lower() for t in s].index(word)] for v, s in zip(per_sent, toks,
-                                                                             strict=True)]
+                vecs = [
+                    v[[t.lower() for t in s].index(word)]
+                    for v, s in zip(per_sent, toks, strict=True)
+                ]
             V = np.stack(vecs).astype(np.float64)
             V /= np.maximum(np.linalg.norm(V, axis=1, keepdims=True), 1e-12)
             sim = V @ V.T
@@ -181,8 +214,9 @@ def sense_check(elmo: Any, static: dict[str, Any], log: Log = None) -> list[dict
 
 
 # ---------------------------------------------------------------------- driver
-def load_static(glove: str | os.PathLike | None, word2vec: str | os.PathLike | None,
-                max_words: int = 100_000) -> dict[str, dict[str, np.ndarray]]:
+def load_static(
+    glove: str | os.PathLike | None, word2vec: str | os.PathLike | None, max_words: int = 100_000
+) -> dict[str, dict[str, np.ndarray]]:
     """{"glove 6B 50d": table, "word2vec": table} for those available."""
     from elmokit.downstream.data import find_glove, load_glove
 
@@ -223,14 +257,14 @@ def evaluate(
     data_dir = Path(data_dir)
     elmo = shared_model(model)
     static = load_static(glove, word2vec)
-    report: dict[str, Any] = {"model": elmo.name, "dim": elmo.dim,
-                              "static": sorted(static)}
+    report: dict[str, Any] = {"model": elmo.name, "dim": elmo.dim, "static": sorted(static)}
     if "pos" in tasks:
         brown = data_dir / "brown"
         tr_path, te_path = brown / "train.jsonl", brown / "test.jsonl"
         if not tr_path.is_file() or not te_path.is_file():
-            raise InputError(f"{brown}: no train.jsonl / test.jsonl (run "
-                             "scripts/fetch_eval_data.py)")
+            raise InputError(
+                f"{brown}: no train.jsonl / test.jsonl (run scripts/fetch_eval_data.py)"
+            )
         rng = np.random.default_rng(0)
 
         def sample(path, n):
@@ -238,9 +272,12 @@ def evaluate(
             return [sents[i] for i in sorted(rng.permutation(len(sents))[:n])]
 
         train, test = sample(tr_path, pos_train), sample(te_path, pos_test)
-        report["pos_sizes"] = {"train_sentences": len(train), "test_sentences": len(test),
-                               "train_tokens": sum(map(len, train)),
-                               "test_tokens": sum(map(len, test))}
+        report["pos_sizes"] = {
+            "train_sentences": len(train),
+            "test_sentences": len(test),
+            "train_tokens": sum(map(len, train)),
+            "test_tokens": sum(map(len, test)),
+        }
         report["pos"] = pos_probe(elmo, train, test, static, log, progress)
     if "classify" in tasks:
         specs = [f"elmo:{layer}" for _, layer in LAYERS]
@@ -256,12 +293,19 @@ def evaluate(
             tr = read_labeled_csv(tr_path).subset(cls_train)
             te = read_labeled_csv(te_path).subset(cls_test)
             rows = [majority_baseline(tr, te)] + compare_features(
-                tr, te, specs, log=log, model=elmo, glove=glove, word2vec=word2vec,
+                tr,
+                te,
+                specs,
+                log=log,
+                model=elmo,
+                glove=glove,
+                word2vec=word2vec,
                 max_tokens=max_tokens,
-                tokenize="elmokit", progress=progress)
+                tokenize="elmokit",
+                progress=progress,
+            )
             report[name] = [r.as_dict() for r in rows]
-            report[f"{name}_sizes"] = {"train": len(tr), "test": len(te),
-                                       "max_tokens": max_tokens}
+            report[f"{name}_sizes"] = {"train": len(tr), "test": len(te), "max_tokens": max_tokens}
     if "senses" in tasks:
         report["senses"] = sense_check(elmo, static, log)
     return report
@@ -274,24 +318,31 @@ def format_report(report: dict[str, Any]) -> str:
     parts = [f"# elmokit evaluate: model {report['model']} (D={report['dim']})"]
     if "pos" in report:
         s = report["pos_sizes"]
-        parts.append(f"\n## Brown POS probe (linear, frozen vectors; {s['train_sentences']} "
-                     f"train / {s['test_sentences']} test sentences, {s['test_tokens']} test "
-                     "tokens)\n")
+        parts.append(
+            f"\n## Brown POS probe (linear, frozen vectors; {s['train_sentences']} "
+            f"train / {s['test_sentences']} test sentences, {s['test_tokens']} test "
+            "tokens)\n"
+        )
         parts.append(format_table(report["pos"]))
-    for name, title in (("finefoods", "Fine-food reviews (great / other)"),
-                        ("spam", "SpamAssassin (ham / spam)")):
+    for name, title in (
+        ("finefoods", "Fine-food reviews (great / other)"),
+        ("spam", "SpamAssassin (ham / spam)"),
+    ):
         if name in report:
             s = report[f"{name}_sizes"]
-            parts.append(f"\n## {title}: logistic regression on mean-pooled vectors "
-                         f"({s['train']} train / {s['test']} test; "
-                         f"{describe_cut(s.get('max_tokens'))}, for every feature set)\n")
+            parts.append(
+                f"\n## {title}: logistic regression on mean-pooled vectors "
+                f"({s['train']} train / {s['test']} test; "
+                f"{describe_cut(s.get('max_tokens'))}, for every feature set)\n"
+            )
             parts.append(format_table(report[name]))
     if "senses" in report:
-        parts.append("\n## Word senses: fraction of (anchor, same-sense, other-sense) triples "
-                     "with the same sense closer\n")
+        parts.append(
+            "\n## Word senses: fraction of (anchor, same-sense, other-sense) triples "
+            "with the same sense closer\n"
+        )
         parts.append(format_table(report["senses"]))
     return "\n".join(parts) + "\n"
 
 
-__all__ = ["LAYERS", "evaluate", "format_report", "pos_probe", "sense_check",
-           "train_linear_probe"]
+__all__ = ["LAYERS", "evaluate", "format_report", "pos_probe", "sense_check", "train_linear_probe"]

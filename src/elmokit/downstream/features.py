@@ -32,9 +32,14 @@ def parse_layer(text: str) -> Any:
     return int(text) if text.lstrip("-").isdigit() else text
 
 
-def make_features(spec: str, model: Any = None, glove: Any = None,
-                  max_tokens: int | None = 128, batch_size: int = 32,
-                  word2vec: Any = None) -> Any:
+def make_features(
+    spec: str,
+    model: Any = None,
+    glove: Any = None,
+    max_tokens: int | None = 128,
+    batch_size: int = 32,
+    word2vec: Any = None,
+) -> Any:
     """Feature spec (see module doc) -> an unfitted scikit-learn transformer. ``word2vec``: a
     word2vec file for the ``word2vec`` feature set (None: trained on the texts it is fit on)."""
     name, _, arg = spec.partition(":")
@@ -66,11 +71,15 @@ def make_classifier(name: str = "logreg", sparse: bool = False, seed: int = 0) -
     from sklearn.preprocessing import StandardScaler
 
     if name == "logreg":
-        clf = LogisticRegression(max_iter=3000, C=10.0 if sparse else 0.1,
-                                 class_weight="balanced")
+        clf = LogisticRegression(max_iter=3000, C=10.0 if sparse else 0.1, class_weight="balanced")
     elif name == "mlp":
-        clf = MLPClassifier(hidden_layer_sizes=(128,), early_stopping=True, max_iter=300,
-                            alpha=1e-3, random_state=seed)
+        clf = MLPClassifier(
+            hidden_layer_sizes=(128,),
+            early_stopping=True,
+            max_iter=300,
+            alpha=1e-3,
+            random_state=seed,
+        )
     else:
         raise InputError(f"classifier {name!r} is not one of logreg, mlp")
     return clf if sparse else make_pipeline(StandardScaler(), clf)
@@ -87,13 +96,18 @@ class Score:
     seconds: float
 
     def as_dict(self) -> dict[str, Any]:
-        return {"features": self.features, "accuracy": round(self.accuracy, 4),
-                "macro_f1": round(self.macro_f1, 4), "dim": self.dim,
-                "seconds": f"{self.seconds:.1f}"}
+        return {
+            "features": self.features,
+            "accuracy": round(self.accuracy, 4),
+            "macro_f1": round(self.macro_f1, 4),
+            "dim": self.dim,
+            "seconds": f"{self.seconds:.1f}",
+        }
 
 
-def fit_score(X_train: Any, y_train: Any, X_test: Any, y_test: Any, classifier: str = "logreg",
-              seed: int = 0) -> tuple[float, float]:
+def fit_score(
+    X_train: Any, y_train: Any, X_test: Any, y_test: Any, classifier: str = "logreg", seed: int = 0
+) -> tuple[float, float]:
     """Train ``classifier`` on features -> (accuracy, macro-F1) on the test features."""
     from scipy import sparse as sp
     from sklearn.metrics import accuracy_score, f1_score
@@ -104,8 +118,9 @@ def fit_score(X_train: Any, y_train: Any, X_test: Any, y_test: Any, classifier: 
     return float(accuracy_score(y_test, pred)), float(f1_score(y_test, pred, average="macro"))
 
 
-def cut_texts(texts: list[str], max_tokens: int | None,
-              tokenize: str = DEFAULT_TOKENIZE) -> list[str]:
+def cut_texts(
+    texts: list[str], max_tokens: int | None, tokenize: str = DEFAULT_TOKENIZE
+) -> list[str]:
     """Each text's first ``max_tokens`` tokens (split by ``tokenize``), joined by spaces; the
     texts as they are when ``max_tokens`` is None."""
     if max_tokens is None:
@@ -120,10 +135,17 @@ def describe_cut(max_tokens: int | None) -> str:
     return "whole texts" if max_tokens is None else f"first {max_tokens} tokens of each text"
 
 
-def compare_features(train: Any, test: Any, specs: list[str], classifier: str = "logreg",
-                     log: Any = None, progress: bool | None = None,
-                     tokenize: str = DEFAULT_TOKENIZE, max_tokens: int | None = None,
-                     **feature_kwargs: Any) -> list[Score]:
+def compare_features(
+    train: Any,
+    test: Any,
+    specs: list[str],
+    classifier: str = "logreg",
+    log: Any = None,
+    progress: bool | None = None,
+    tokenize: str = DEFAULT_TOKENIZE,
+    max_tokens: int | None = None,
+    **feature_kwargs: Any,
+) -> list[Score]:
     """For each feature spec: featurize ``train`` / ``test`` (:class:`~.data.Labeled`), train
     ``classifier`` and score it. Returns one :class:`Score` per spec (time includes
     featurizing).
@@ -137,16 +159,19 @@ def compare_features(train: Any, test: Any, specs: list[str], classifier: str = 
     (``progress``: None = on a terminal), and every ``elmo`` feature set then reads its
     sentence cache."""
     check_tokenize(tokenize)
-    plain = {"train": cut_texts(train.texts, max_tokens, tokenize),
-             "test": cut_texts(test.texts, max_tokens, tokenize)}
+    plain = {
+        "train": cut_texts(train.texts, max_tokens, tokenize),
+        "test": cut_texts(test.texts, max_tokens, tokenize),
+    }
     elmo_specs = [s for s in specs if s.partition(":")[0] == "elmo"]
     elmo_texts = plain
     feature_kwargs["max_tokens"] = None  # cut above, for every feature set alike
     if elmo_specs:
         if tokenize != "whitespace" and max_tokens is None:  # the vectorizer splits on spaces
             elmo_texts = {k: [pretokenize(t, tokenize) for t in v] for k, v in plain.items()}
-        _fill_sentence_cache(feature_kwargs.get("model"), elmo_texts["train"] +
-                             elmo_texts["test"], None, progress)
+        _fill_sentence_cache(
+            feature_kwargs.get("model"), elmo_texts["train"] + elmo_texts["test"], None, progress
+        )
     rows = []
     for spec in specs:
         start = time.perf_counter()
@@ -161,16 +186,18 @@ def compare_features(train: Any, test: Any, specs: list[str], classifier: str = 
     return rows
 
 
-def _fill_sentence_cache(model: Any, texts: list[str], max_tokens: int | None,
-                         progress: bool | None) -> None:
+def _fill_sentence_cache(
+    model: Any, texts: list[str], max_tokens: int | None, progress: bool | None
+) -> None:
     """Run the biLM over ``texts`` into ``model``'s sentence cache (what every ``elmo``
     feature set's :class:`~.sklearn.ElmoVectorizer` reads), with a progress bar."""
     from elmokit.embedder import SENTENCE_CACHE_SIZE, Elmo
     from elmokit.progress import want_progress
 
     if isinstance(model, Elmo) and len(texts) <= SENTENCE_CACHE_SIZE // 2 and not model.stateful:
-        model.sentence_vectors(texts, max_tokens=max_tokens, cache=True,
-                               progress=want_progress(progress))
+        model.sentence_vectors(
+            texts, max_tokens=max_tokens, cache=True, progress=want_progress(progress)
+        )
 
 
 def majority_baseline(train: Any, test: Any) -> Score:
@@ -215,8 +242,9 @@ class Word2VecVectorizer:
     training data.
     """
 
-    def __init__(self, path: Any = None, dim: int = 100, epochs: int = 20, min_count: int = 2,
-                 seed: int = 0) -> None:
+    def __init__(
+        self, path: Any = None, dim: int = 100, epochs: int = 20, min_count: int = 2, seed: int = 0
+    ) -> None:
         self.path = path
         self.dim = dim
         self.epochs = epochs
@@ -224,8 +252,13 @@ class Word2VecVectorizer:
         self.seed = seed
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {"path": self.path, "dim": self.dim, "epochs": self.epochs,
-                "min_count": self.min_count, "seed": self.seed}
+        return {
+            "path": self.path,
+            "dim": self.dim,
+            "epochs": self.epochs,
+            "min_count": self.min_count,
+            "seed": self.seed,
+        }
 
     def set_params(self, **params: Any) -> Word2VecVectorizer:
         for key, value in params.items():
@@ -241,13 +274,22 @@ class Word2VecVectorizer:
             try:
                 from gensim.models import Word2Vec
             except ModuleNotFoundError:
-                raise InputError("feature set 'word2vec' without a word2vec file trains one "
-                                 "with gensim, which is not installed: pip install "
-                                 "'elmokit[downstream]' (or pass --word2vec FILE)") from None
+                raise InputError(
+                    "feature set 'word2vec' without a word2vec file trains one "
+                    "with gensim, which is not installed: pip install "
+                    "'elmokit[downstream]' (or pass --word2vec FILE)"
+                ) from None
             sentences = [glove_tokens(t) for t in X]
-            model = Word2Vec(sentences=sentences, vector_size=self.dim, window=5, sg=1,
-                             min_count=self.min_count, workers=1, seed=self.seed,
-                             epochs=self.epochs)
+            model = Word2Vec(
+                sentences=sentences,
+                vector_size=self.dim,
+                window=5,
+                sg=1,
+                min_count=self.min_count,
+                workers=1,
+                seed=self.seed,
+                epochs=self.epochs,
+            )
             self.vectors_ = {w: model.wv[w] for w in model.wv.index_to_key}
         if not self.vectors_:
             raise InputError("word2vec: no word vectors (an empty file, or texts too short)")
@@ -302,17 +344,21 @@ def load_word2vec(path: Any, max_words: int | None = None) -> dict[str, np.ndarr
     return out
 
 
-def token_vectors_progress(elmo: Any, sentences: list, layer: Any = "average",
-                           progress: bool | None = None, desc: str = "embedding",
-                           step: int = 256) -> list[np.ndarray]:
+def token_vectors_progress(
+    elmo: Any,
+    sentences: list,
+    layer: Any = "average",
+    progress: bool | None = None,
+    desc: str = "embedding",
+    step: int = 256,
+) -> list[np.ndarray]:
     """:func:`elmokit.downstream.pooling.token_vectors` with a progress bar over the
     sentences (``progress``: None = on a terminal), ``step`` sentences at a time."""
     from elmokit.downstream.pooling import token_vectors
     from elmokit.progress import progress_bar
 
     out: list[np.ndarray] = []
-    with progress_bar(total=len(sentences), progress=progress, desc=desc,
-                      unit="sentence") as bar:
+    with progress_bar(total=len(sentences), progress=progress, desc=desc, unit="sentence") as bar:
         for start in range(0, len(sentences), step):
             out += token_vectors(elmo, sentences[start : start + step], layer)
             bar.update(len(sentences[start : start + step]))

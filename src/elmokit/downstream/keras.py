@@ -41,16 +41,16 @@ if keras.backend.backend() != "torch":  # pragma: no cover - depends on the user
     )
 
 
-def texts_to_char_ids(texts: Sequence[str | Sequence[str]], max_tokens: int = 64,
-                      tokenize: str = DEFAULT_TOKENIZE) -> np.ndarray:
+def texts_to_char_ids(
+    texts: Sequence[str | Sequence[str]], max_tokens: int = 64, tokenize: str = DEFAULT_TOKENIZE
+) -> np.ndarray:
     """Texts (strings, split by ``tokenize`` as everywhere: :mod:`elmokit.tokenize`; or token
     lists) -> int32 (N, max_tokens, 50) character ids, cut or zero-padded to ``max_tokens``
     tokens (no <S> / </S>; the layer adds them)."""
     from elmokit.characters import batch_to_ids
     from elmokit.tokenize import as_tokens
 
-    batch = [as_tokens(t, f"text {i}", tokenize)[:max_tokens] or ["."]
-             for i, t in enumerate(texts)]
+    batch = [as_tokens(t, f"text {i}", tokenize)[:max_tokens] or ["."] for i, t in enumerate(texts)]
     ids, _ = batch_to_ids(batch, add_boundaries=False)
     out = np.zeros((len(batch), max_tokens, ids.shape[-1]), dtype=np.int32)
     out[:, : ids.shape[1]] = ids
@@ -64,8 +64,9 @@ class NamedTorchModule(keras.layers.TorchModuleWrapper):
 
     def _track_module_parameters(self) -> None:
         for name, param in self.module.named_parameters():
-            variable = keras.Variable(initializer=param, trainable=param.requires_grad,
-                                      name=name.replace(".", "_"))
+            variable = keras.Variable(
+                initializer=param, trainable=param.requires_grad, name=name.replace(".", "_")
+            )
             self._track_variable(variable)
         self.built = True
 
@@ -79,8 +80,14 @@ class ElmoEmbedding(keras.layers.Layer):
     ``dropout``: as :class:`elmokit.ElmoLayer`. ``trainable=False`` freezes the mix too.
     """
 
-    def __init__(self, model: str | None = None, output_mode: str = "default",
-                 dropout: float = 0.0, layer_norm: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        model: str | None = None,
+        output_mode: str = "default",
+        dropout: float = 0.0,
+        layer_norm: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         if output_mode not in HUB_OUTPUTS:
             raise ElmoError(f"output_mode {output_mode!r} is not 'default' or 'elmo'")
@@ -90,8 +97,9 @@ class ElmoEmbedding(keras.layers.Layer):
         self.output_mode = output_mode
         self.dropout = dropout
         self.layer_norm = layer_norm
-        module = ElmoLayer(self.model_name, num_output_representations=1,
-                           do_layer_norm=layer_norm, dropout=dropout)
+        module = ElmoLayer(
+            self.model_name, num_output_representations=1, do_layer_norm=layer_norm, dropout=dropout
+        )
         self.dim = module.output_dim
         self.elmo = NamedTorchModule(module, name="elmo_layer")
 
@@ -116,8 +124,13 @@ class ElmoEmbedding(keras.layers.Layer):
         return (input_shape[0], self.dim)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "model": self.model_name, "output_mode":
-                self.output_mode, "dropout": self.dropout, "layer_norm": self.layer_norm}
+        return {
+            **super().get_config(),
+            "model": self.model_name,
+            "output_mode": self.output_mode,
+            "dropout": self.dropout,
+            "layer_norm": self.layer_norm,
+        }
 
     def mix_weights(self) -> np.ndarray:
         """The current effective plain layer weights ``gamma * softmax(logits)``, (L,)."""

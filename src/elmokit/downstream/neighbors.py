@@ -40,8 +40,7 @@ class Neighbor:
         lo, hi = max(0, self.position - width), self.position + width + 1
         toks = list(self.sentence[lo:hi])
         toks[self.position - lo] = f"[{toks[self.position - lo]}]"
-        return ("... " if lo else "") + " ".join(toks) + (" ..." if hi < len(self.sentence)
-                                                          else "")
+        return ("... " if lo else "") + " ".join(toks) + (" ..." if hi < len(self.sentence) else "")
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
@@ -150,8 +149,9 @@ class ContextIndex:
     def __len__(self) -> int:
         return len(self.positions)
 
-    def vector(self, sentence: str | Sequence[str], word: str | int) -> tuple[list[str], int,
-                                                                               np.ndarray]:
+    def vector(
+        self, sentence: str | Sequence[str], word: str | int
+    ) -> tuple[list[str], int, np.ndarray]:
         """The contextual vector of ``word`` (a token, matched case-insensitively, or a
         position) in ``sentence`` -> (tokens, position, (D,) vector)."""
         tokens = as_tokens(sentence)
@@ -167,8 +167,9 @@ class ContextIndex:
         layers = self.elmo.embed_batch([tokens])[0]
         return tokens, pos, combine_layers(layers, self.layer)[pos]
 
-    def query(self, sentence: str | Sequence[str], word: str | int, k: int = 5,
-              exclude_same: bool = True) -> list[Neighbor]:
+    def query(
+        self, sentence: str | Sequence[str], word: str | int, k: int = 5, exclude_same: bool = True
+    ) -> list[Neighbor]:
         """Nearest indexed occurrences to ``word`` in ``sentence``, best first. An indexed
         occurrence in an identical sentence is skipped when ``exclude_same``."""
         tokens, _, vec = self.vector(sentence, word)
@@ -183,8 +184,12 @@ class ContextIndex:
         return out[:k]
 
 
-def read_sentences(paths: Iterable[str | os.PathLike], max_sentences: int | None = None,
-                   contains: set[str] | None = None, max_tokens: int = 80) -> list[list[str]]:
+def read_sentences(
+    paths: Iterable[str | os.PathLike],
+    max_sentences: int | None = None,
+    contains: set[str] | None = None,
+    max_tokens: int = 80,
+) -> list[list[str]]:
     """Text files, one sentence per line (whitespace-tokenized) -> token lists.
 
     ``contains``: keep only lines with one of these words (lowercased). Lines longer than
@@ -204,8 +209,9 @@ def read_sentences(paths: Iterable[str | os.PathLike], max_sentences: int | None
     return out
 
 
-def vocabulary(sentences: Iterable[Sequence[str]], size: int = 20000,
-               min_count: int = 2) -> list[str]:
+def vocabulary(
+    sentences: Iterable[Sequence[str]], size: int = 20000, min_count: int = 2
+) -> list[str]:
     """The ``size`` most frequent tokens (alphabetic, count >= ``min_count``)."""
     counts = Counter(t for s in sentences for t in s if t.isalpha())
     return [w for w, c in counts.most_common(size) if c >= min_count]
@@ -219,8 +225,10 @@ class WordIndex:
     def __init__(self, elmo: Any, vocab: Sequence[str], batch_size: int = 256) -> None:
         self.elmo = elmo
         self.vocab = list(vocab)
-        vecs = [self._vectors(self.vocab[i : i + batch_size])
-                for i in range(0, len(self.vocab), batch_size)]
+        vecs = [
+            self._vectors(self.vocab[i : i + batch_size])
+            for i in range(0, len(self.vocab), batch_size)
+        ]
         matrix = np.concatenate(vecs) if vecs else np.zeros((0, elmo.dim), dtype=np.float32)
         self.index = VectorIndex(matrix)
 
@@ -231,8 +239,11 @@ class WordIndex:
     def query(self, word: str, k: int = 5) -> list[tuple[str, float]]:
         """-> [(vocabulary word, cosine)], best first, ``word`` itself excluded."""
         ids, sims = self.index.search(self._vectors([word])[0], k + 1)
-        return [(self.vocab[i], float(s)) for i, s in zip(ids, sims, strict=True)
-                if self.vocab[i] != word][:k]
+        return [
+            (self.vocab[i], float(s))
+            for i, s in zip(ids, sims, strict=True)
+            if self.vocab[i] != word
+        ][:k]
 
 
 def _model_texts(elmo: Any) -> tuple[list[str], list[list[str]]]:
@@ -246,8 +257,11 @@ def _model_texts(elmo: Any) -> tuple[list[str], list[list[str]]]:
     except (ElmoError, OSError):
         return [], []
     vocab_file, burn_in = directory / "vocab.txt", directory / "burn_in.txt"
-    vocab = ([w for w in vocab_file.read_text(encoding="utf-8").split() if w.isalpha()]
-             if vocab_file.is_file() else [])
+    vocab = (
+        [w for w in vocab_file.read_text(encoding="utf-8").split() if w.isalpha()]
+        if vocab_file.is_file()
+        else []
+    )
     lines = burn_in.read_text(encoding="utf-8").splitlines() if burn_in.is_file() else []
     return vocab, [line.split() for line in lines if line.strip()]
 
@@ -274,8 +288,10 @@ class NeighborsReport:
     pooled: str = ""
 
     def __str__(self) -> str:
-        lines = [f"# {self.indexed} occurrences of {self.word!r} indexed ({self.source}; "
-                 f"model {self.model}, layer {self.layer})"]
+        lines = [
+            f"# {self.indexed} occurrences of {self.word!r} indexed ({self.source}; "
+            f"model {self.model}, layer {self.layer})"
+        ]
         for q, (sentence, hits) in enumerate(self.queries):
             lines += ["", sentence]
             if not self.indexed:
@@ -286,8 +302,11 @@ class NeighborsReport:
                 lines.append(f"  nearest words ({self.pooled}): {found}")
         if self.spelling is not None:
             found = ", ".join(f"{w} ({s:.3f})" for w, s in self.spelling)
-            lines += ["", f"character-layer neighbours of {self.word!r} among "
-                          f"{self.vocab_size} words: {found}"]
+            lines += [
+                "",
+                f"character-layer neighbours of {self.word!r} among "
+                f"{self.vocab_size} words: {found}",
+            ]
         return "\n".join(lines)
 
 
@@ -331,20 +350,31 @@ def find_neighbors(
     else:
         builtin += burn_in
         indexed = [s for s in builtin if word.lower() in (t.lower() for t in s)]
-        spelling = (f"the model's own {min(vocab_size, len(own_vocab))}-word vocabulary"
-                    if own_vocab else "the words of those sentences")
-        warnings.warn(f"no --corpus: searching {len(indexed)} built-in sentence(s) with "
-                      f"{word!r} (sense examples and the model's burn-in text) and, for spelling "
-                      f"neighbours, {spelling}; pass --corpus FILE (one sentence per line) to "
-                      "search your own text", stacklevel=2)
+        spelling = (
+            f"the model's own {min(vocab_size, len(own_vocab))}-word vocabulary"
+            if own_vocab
+            else "the words of those sentences"
+        )
+        warnings.warn(
+            f"no --corpus: searching {len(indexed)} built-in sentence(s) with "
+            f"{word!r} (sense examples and the model's burn-in text) and, for spelling "
+            f"neighbours, {spelling}; pass --corpus FILE (one sentence per line) to "
+            "search your own text",
+            stacklevel=2,
+        )
     if not sentences:
         sentences = [senses[0] for senses in SENSES[word].values()] if word in SENSES else [word]
     spec = parse_layer(layer) if isinstance(layer, str) else layer
     index = ContextIndex.build(elmo, indexed, {word}, spec, progress=progress)
     queries = [(s, index.query(s, word, k) if len(index) else []) for s in sentences]
-    report = NeighborsReport(word, elmo.name, str(layer),
-                             "corpus" if corpus else "built-in sense sentences", len(index),
-                             queries)
+    report = NeighborsReport(
+        word,
+        elmo.name,
+        str(layer),
+        "corpus" if corpus else "built-in sense sentences",
+        len(index),
+        queries,
+    )
     if vocab_size > 0:
         if corpus or not own_vocab:
             source = read_sentences(corpus, 50000) if corpus else builtin
@@ -373,12 +403,16 @@ def _pooled_words(elmo: Any, layer: LayerSpec, given: Any, sentences: list[list[
         vectors = given if isinstance(given, WordVectors) else WordVectors.load(given)
         made = vectors.meta.get("layer")
         if made is not None and made != layer:
-            raise InputError(f"the word vectors were pooled at layer {made!r}, the query "
-                             f"uses layer {layer!r}: pass the same --layer")
+            raise InputError(
+                f"the word vectors were pooled at layer {made!r}, the query "
+                f"uses layer {layer!r}: pass the same --layer"
+            )
         what = f"{len(vectors)} given word vectors"
         if vectors.dim != elmo.dim * (elmo.num_layers if layer == "concat" else 1):
-            raise InputError(f"the word vectors have {vectors.dim} dims, the query layer "
-                             f"{layer!r} gives {elmo.dim}: use corpus-pooled vectors")
+            raise InputError(
+                f"the word vectors have {vectors.dim} dims, the query layer "
+                f"{layer!r} gives {elmo.dim}: use corpus-pooled vectors"
+            )
     keep = [i for i, w in enumerate(vectors.words) if w.isalpha()]
     vectors = WordVectors([vectors.words[i] for i in keep], vectors.vectors[keep],
                           meta=vectors.meta)  # fmt: skip

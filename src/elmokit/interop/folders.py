@@ -84,8 +84,10 @@ def find_model_files(directory: str | os.PathLike) -> tuple[Path, Path]:
         if not found:
             problems.append(f"no {what}")
         elif len(found) > 1:
-            problems.append(f"{len(found)} candidates for the {what.split()[0]}: "
-                            + ", ".join(p.name for p in found))
+            problems.append(
+                f"{len(found)} candidates for the {what.split()[0]}: "
+                + ", ".join(p.name for p in found)
+            )
     raise ModelNotFoundError(
         f"{directory}: cannot tell which files are the model ({'; '.join(problems)}); "
         f"{_listing(directory)}. Expected {OPTIONS_NAME} + {WEIGHTS_NAME}, or one "

@@ -86,13 +86,16 @@ class ManyLangsConfig:
                 raise ConfigError(f"{where}: missing key {section}.{key}")
             value = part.get(key, default)
             if not isinstance(value, kind) or isinstance(value, bool):
-                raise ConfigError(f"{where}: key {section}.{key} has value {value!r} of the "
-                                  "wrong type")
+                raise ConfigError(
+                    f"{where}: key {section}.{key} has value {value!r} of the wrong type"
+                )
             return value
 
         filters = get("token_embedder", "filters", list, [])
-        if not all(isinstance(f, list) and len(f) == 2 and all(isinstance(v, int) and v > 0
-                                                                 for v in f) for f in filters):
+        if not all(
+            isinstance(f, list) and len(f) == 2 and all(isinstance(v, int) and v > 0 for v in f)
+            for f in filters
+        ):
             raise ConfigError(f"{where}: token_embedder.filters must be [width, num] pairs")
         clip = (int, float, type(None))
         return cls(
@@ -115,11 +118,14 @@ class ManyLangsConfig:
         """What elmokit cannot run natively (empty when it can)."""
         problems = []
         if self.token_embedder != "cnn":
-            problems.append(f"token_embedder {self.token_embedder!r} (a character BiLSTM; "
-                            "elmokit runs the 'cnn' token embedder)")
+            problems.append(
+                f"token_embedder {self.token_embedder!r} (a character BiLSTM; "
+                "elmokit runs the 'cnn' token embedder)"
+            )
         if self.encoder != "elmo":
-            problems.append(f"encoder {self.encoder!r} (a plain nn.LSTM biLM; elmokit runs "
-                            "the 'elmo' encoder)")
+            problems.append(
+                f"encoder {self.encoder!r} (a plain nn.LSTM biLM; elmokit runs the 'elmo' encoder)"
+            )
         if self.char_dim > 0 and not self.filters:
             problems.append("char_dim > 0 but no token_embedder.filters")
         if self.activation not in ("relu", "tanh"):
@@ -230,8 +236,9 @@ def _take(state: dict, key: str, shape: tuple[int, ...], path: Path) -> torch.Te
         raise WeightFileError(f"{path}: missing key {key} (expected shape {shape})")
     tensor = state[key].detach().float()
     if tuple(tensor.shape) != shape:
-        raise WeightFileError(f"{path}: key {key} has shape {tuple(tensor.shape)}, "
-                              f"expected {shape}")
+        raise WeightFileError(
+            f"{path}: key {key} has shape {tuple(tensor.shape)}, expected {shape}"
+        )
     if not torch.isfinite(tensor).all():
         raise WeightFileError(f"{path}: key {key} contains NaN or infinite values")
     return tensor
@@ -247,8 +254,14 @@ class ManyLangsTokenEncoder(nn.Module):
     ``word.dic`` / ``char.dic`` (:meth:`ids`).
     """
 
-    def __init__(self, config: ManyLangsConfig, char2id: dict[str, int] | None,
-                 word2id: dict[str, int] | None, n_chars: int = 0, n_words: int = 0) -> None:
+    def __init__(
+        self,
+        config: ManyLangsConfig,
+        char2id: dict[str, int] | None,
+        word2id: dict[str, int] | None,
+        n_chars: int = 0,
+        n_words: int = 0,
+    ) -> None:
         super().__init__()
         self.config = config
         self.char2id, self.word2id = char2id, word2id
@@ -269,8 +282,10 @@ class ManyLangsTokenEncoder(nn.Module):
 
     @property
     def char_embedding(self):  # what elmokit.weights reads to save a bilm-tf file
-        raise ConfigError("an ELMoForManyLangs model cannot be saved as options.json + "
-                          "weights.hdf5 directly: use elmokit.interop.manylangs.convert")
+        raise ConfigError(
+            "an ELMoForManyLangs model cannot be saved as options.json + "
+            "weights.hdf5 directly: use elmokit.interop.manylangs.convert"
+        )
 
     def ids(self, tokens: list[str]) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """Tokens (``<bos>`` / ``<eos>`` for the boundaries) -> (word ids (N,) or None,
@@ -374,8 +389,10 @@ class ManyLangsFolder:
         config, config_file = read_config(directory)
         problems = config.unsupported()
         if problems:
-            raise ConfigError(f"{config_file}: elmokit cannot run this ELMoForManyLangs model: "
-                              + "; ".join(problems))
+            raise ConfigError(
+                f"{config_file}: elmokit cannot run this ELMoForManyLangs model: "
+                + "; ".join(problems)
+            )
         char2id = word2id = None
         if config.char_dim > 0:
             char2id = read_dic(directory / "char.dic", (BOS, EOS, OOV, PAD, BOW, EOW))
@@ -393,32 +410,41 @@ class ManyLangsFolder:
         if self.char2id is not None:
             n_chars = state.get("char_emb_layer.embedding.weight", torch.empty(0)).shape[0]
             if n_chars <= max(self.char2id.values()):
-                raise WeightFileError(f"{path}: key char_emb_layer.embedding.weight has "
-                                      f"{n_chars} rows, char.dic uses ids up to "
-                                      f"{max(self.char2id.values())}")
+                raise WeightFileError(
+                    f"{path}: key char_emb_layer.embedding.weight has "
+                    f"{n_chars} rows, char.dic uses ids up to "
+                    f"{max(self.char2id.values())}"
+                )
         if self.word2id is not None:
             n_words = state.get("word_emb_layer.embedding.weight", torch.empty(0)).shape[0]
             if n_words <= max(self.word2id.values()):
-                raise WeightFileError(f"{path}: key word_emb_layer.embedding.weight has "
-                                      f"{n_words} rows, word.dic uses ids up to "
-                                      f"{max(self.word2id.values())}")
+                raise WeightFileError(
+                    f"{path}: key word_emb_layer.embedding.weight has "
+                    f"{n_words} rows, word.dic uses ids up to "
+                    f"{max(self.word2id.values())}"
+                )
         encoder = ManyLangsTokenEncoder(c, self.char2id, self.word2id, n_chars, n_words)
         with torch.no_grad():
             if encoder.word_embedding is not None:
-                encoder.word_embedding.weight.copy_(_take(
-                    state, "word_emb_layer.embedding.weight", (n_words, c.word_dim), path))
+                encoder.word_embedding.weight.copy_(
+                    _take(state, "word_emb_layer.embedding.weight", (n_words, c.word_dim), path)
+                )
             if self.char2id is not None:
-                encoder.char_embedding_table.weight.copy_(_take(
-                    state, "char_emb_layer.embedding.weight", (n_chars, c.char_dim), path))
-                for i, ((width, num), conv) in enumerate(zip(c.filters, encoder.convs,
-                                                             strict=True)):
-                    conv.weight.copy_(_take(state, f"convolutions.{i}.weight",
-                                            (num, c.char_dim, width), path))
+                encoder.char_embedding_table.weight.copy_(
+                    _take(state, "char_emb_layer.embedding.weight", (n_chars, c.char_dim), path)
+                )
+                for i, ((width, num), conv) in enumerate(
+                    zip(c.filters, encoder.convs, strict=True)
+                ):
+                    conv.weight.copy_(
+                        _take(state, f"convolutions.{i}.weight", (num, c.char_dim, width), path)
+                    )
                     conv.bias.copy_(_take(state, f"convolutions.{i}.bias", (num,), path))
                 F = encoder.n_filters
                 for k, layer in enumerate(encoder.highways):
-                    layer.weight.copy_(_take(state, f"highways._layers.{k}.weight", (2 * F, F),
-                                             path))
+                    layer.weight.copy_(
+                        _take(state, f"highways._layers.{k}.weight", (2 * F, F), path)
+                    )
                     layer.bias.copy_(_take(state, f"highways._layers.{k}.bias", (2 * F,), path))
             P, in_dim = c.projection_dim, encoder.projection.in_features
             encoder.projection.weight.copy_(_take(state, "projection.weight", (P, in_dim), path))
@@ -488,20 +514,25 @@ def conversion_blockers(folder: ManyLangsFolder) -> tuple[list[str], list[str]]:
     blockers, lossy = [], []
     if c.word_dim > 0:
         n_words = len(folder.word2id or {})
-        blockers.append(f"the word embedding (word_dim {c.word_dim}, {n_words} words of "
-                        "word.dic) feeds the token projection; the bilm-tf layout's token "
-                        "layer is the char CNN alone")
+        blockers.append(
+            f"the word embedding (word_dim {c.word_dim}, {n_words} words of "
+            "word.dic) feeds the token projection; the bilm-tf layout's token "
+            "layer is the char CNN alone"
+        )
     if c.char_dim <= 0:
         blockers.append("the model has no character encoder (char_dim 0)")
     if folder.char2id is not None:
         specials = {BOS, EOS, OOV, PAD, BOW, EOW}
-        wide = sorted(s for s in folder.char2id
-                      if s not in specials and (len(s) != 1 or ord(s) >= 128))
+        wide = sorted(
+            s for s in folder.char2id if s not in specials and (len(s) != 1 or ord(s) >= 128)
+        )
         if wide:
             shown = "".join(wide[:20]) + ("..." if len(wide) > 20 else "")
-            lossy.append(f"{len(wide)} of {len(folder.char2id)} char.dic symbols are not ASCII "
-                         f"({shown}): bilm-tf reads UTF-8 bytes, so their embeddings cannot be "
-                         "kept (non-ASCII bytes embed as <oov>)")
+            lossy.append(
+                f"{len(wide)} of {len(folder.char2id)} char.dic symbols are not ASCII "
+                f"({shown}): bilm-tf reads UTF-8 bytes, so their embeddings cannot be "
+                "kept (non-ASCII bytes embed as <oov>)"
+            )
     return blockers, lossy
 
 
@@ -522,12 +553,16 @@ def convert(source: Path, out: Path, lossy: bool = False, **_: Any):
     folder = ManyLangsFolder.read(source)
     blockers, lost = conversion_blockers(folder)
     if blockers:
-        raise ConfigError(f"{source}: cannot write this ELMoForManyLangs model as options.json "
-                          "+ weights.hdf5: " + "; ".join(blockers)
-                          + ". Load it natively instead: Elmo.load(dir)")
+        raise ConfigError(
+            f"{source}: cannot write this ELMoForManyLangs model as options.json "
+            "+ weights.hdf5: " + "; ".join(blockers) + ". Load it natively instead: Elmo.load(dir)"
+        )
     if lost and not lossy:
-        raise ConfigError(f"{source}: converting would lose: " + "; ".join(lost)
-                          + ". Load it natively (Elmo.load(dir)), or pass --lossy")
+        raise ConfigError(
+            f"{source}: converting would lose: "
+            + "; ".join(lost)
+            + ". Load it natively (Elmo.load(dir)), or pass --lossy"
+        )
     c = folder.config
     config = ElmoConfig.create(list(c.filters), c.n_highway, c.char_dim, c.dim,
                                c.projection_dim, c.n_layers, c.cell_clip, c.proj_clip, True,
@@ -560,8 +595,10 @@ def convert(source: Path, out: Path, lossy: bool = False, **_: Any):
             layer.weight.copy_(torch.cat([theirs.weight[:F], -theirs.weight[F:]]))
             layer.bias.copy_(torch.cat([theirs.bias[:F], -theirs.bias[F:]]))
         bilm.char_cnn.projection.load_state_dict(encoder.projection.state_dict())
-        for mine, theirs in ((bilm.lstm.forward_layers, native.lstm.forward_layers),
-                             (bilm.lstm.backward_layers, native.lstm.backward_layers)):
+        for mine, theirs in (
+            (bilm.lstm.forward_layers, native.lstm.forward_layers),
+            (bilm.lstm.backward_layers, native.lstm.backward_layers),
+        ):
             for cell, native_cell in zip(mine, theirs, strict=True):
                 cell.load_state_dict(native_cell.state_dict())
                 cell.input_linear.bias -= cell._bias_offset  # bilm-tf adds it at run time
@@ -578,5 +615,6 @@ def convert(source: Path, out: Path, lossy: bool = False, **_: Any):
         "tokens are cut at 48 UTF-8 bytes by elmokit / bilm-tf, at 48 characters by "
         "ELMoForManyLangs (the same for ASCII)",
     ]
-    return ConvertReport(Path(source), out, "manylangs",
-                         [out / "options.json", out / "weights.hdf5"], lost, notes)
+    return ConvertReport(
+        Path(source), out, "manylangs", [out / "options.json", out / "weights.hdf5"], lost, notes
+    )

@@ -138,6 +138,7 @@ class CharCNN(nn.Module):
 
 # ------------------------------------------------------------ 2. the biLSTM
 
+
 def activate_gates(gates: torch.Tensor, inplace: bool = False) -> tuple[torch.Tensor, ...]:
     """Gate pre-activations (n, 4C) in TF order (i, j, f, o), forget bias already added ->
     (sigmoid(i), tanh(j), sigmoid(f), sigmoid(o)), each (n, C). ``inplace`` overwrites
@@ -198,7 +199,11 @@ class LstmCellWithProjection(nn.Module):
         forget_bias: float = 1.0,
     ) -> None:
         super().__init__()
-        self.input_size, self.cell_size, self.projection_size = input_size, cell_size, projection_size
+        self.input_size, self.cell_size, self.projection_size = (
+            input_size,
+            cell_size,
+            projection_size,
+        )
         self.cell_clip, self.proj_clip, self.forget_bias = cell_clip, proj_clip, forget_bias
         self.input_linear = nn.Linear(input_size, 4 * cell_size, bias=True)  # W_0[:in], B
         self.state_linear = nn.Linear(projection_size, 4 * cell_size, bias=False)  # W_0[in:]
@@ -300,7 +305,9 @@ class ElmoLstm(nn.Module):
         forward = stack(0, self.forward_layers, inputs)
         backward = stack(1, self.backward_layers, reverse(inputs))  # on reversed sentences
         # per layer [forward; backward], the backward outputs put back in reading order
-        outputs = [torch.cat([f, reverse(b)], dim=-1) for f, b in zip(forward, backward, strict=True)]
+        outputs = [
+            torch.cat([f, reverse(b)], dim=-1) for f, b in zip(forward, backward, strict=True)
+        ]
         layers = range(self.config.n_layers)
         h_n = [torch.stack([final[k, 0][0], final[k, 1][0]]) for k in layers]
         c_n = [torch.stack([final[k, 0][1], final[k, 1][1]]) for k in layers]
@@ -308,6 +315,7 @@ class ElmoLstm(nn.Module):
 
 
 # ------------------------------------------------------------ 3. the whole biLM
+
 
 @dataclass
 class LstmState:

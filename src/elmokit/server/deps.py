@@ -163,8 +163,11 @@ async def checked_sentences(
                        f"'weights' must lie within +-{_FLOAT32_MAX:.4g} (float32)")  # fmt: skip
     items: list[str] | list[list[str]] = req.texts if req.texts is not None else req.tokens
     if len(items) > settings.max_texts:
-        raise ApiError(422, "too_many_texts",
-                       f"{len(items)} texts given; at most {settings.max_texts} per request")
+        raise ApiError(
+            422,
+            "too_many_texts",
+            f"{len(items)} texts given; at most {settings.max_texts} per request",
+        )
     if req.texts is not None:
         texts, rule = req.texts, req.tokenize
         if sum(len(t) for t in texts) > _OFFLOOP_CHARS:

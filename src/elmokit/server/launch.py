@@ -25,8 +25,10 @@ def worker_settings(settings: ServerSettings, workers: int = 1) -> ServerSetting
     ``torch_threads`` cores / ``workers`` when unset and ``workers > 1``; the key file is read
     once here, so an unreadable or empty one fails now instead of in every worker."""
     if settings.api_key and not settings.api_key_file:
-        raise ConfigError("workers get their settings through the environment, which never "
-                          "carries api_key: give api_key_file instead")
+        raise ConfigError(
+            "workers get their settings through the environment, which never "
+            "carries api_key: give api_key_file instead"
+        )
     threads = settings.torch_threads
     if threads is None and workers > 1:
         threads = max(1, (os.cpu_count() or 1) // workers)

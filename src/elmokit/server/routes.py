@@ -120,9 +120,7 @@ async def prometheus_metrics(request: Request) -> Response:
     },
     openapi_extra=_request_body_spec(),
 )
-async def embed(
-    request: Request, runtime: Annotated[Runtime, Depends(ready_runtime)]
-) -> Response:
+async def embed(request: Request, runtime: Annotated[Runtime, Depends(ready_runtime)]) -> Response:
     settings = request.app.state.settings
     npy = wants_npy(request)
     with runtime.batcher.incoming():  # a forming batch may wait for this request

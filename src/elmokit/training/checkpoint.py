@@ -158,7 +158,9 @@ def load_pretrained(
                 "and weights.hdf5"
             )
         config = ElmoConfig.from_file(options)
-        own_vocab = Vocabulary.load(source / "vocab.txt") if (source / "vocab.txt").is_file() else None
+        own_vocab = (
+            Vocabulary.load(source / "vocab.txt") if (source / "vocab.txt").is_file() else None
+        )
         lm = LanguageModel(config, len(own_vocab) if own_vocab else len(vocab or [0]), **kwargs)
         lm.init_weights()  # the softmax, unless loaded below
         load_weights(lm.bilm, weights)
@@ -189,7 +191,7 @@ def export_model(lm: LanguageModel, vocab: Vocabulary, out_dir: str | Path,
     lines = [
         "# ELMo model (elmokit)",
         "",
-        "Trained with `elmokit train`. Load with `elmokit.Elmo.load(\"<this directory>\")`;",
+        'Trained with `elmokit train`. Load with `elmokit.Elmo.load("<this directory>")`;',
         "`options.json` + `weights.hdf5` are in the AllenNLP / bilm-tf layout.",
         "",
         f"- parameters (biLM, without softmax): {sum(p.numel() for p in lm.bilm.parameters()):,}",

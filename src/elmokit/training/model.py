@@ -26,7 +26,9 @@ from elmokit.training.data import Batch
 
 
 def _options(filters, n_highway, lstm_dim, projection_dim, n_layers=2) -> dict:
-    return ElmoConfig.create(filters, n_highway, 16, lstm_dim, projection_dim, n_layers).to_options()
+    return ElmoConfig.create(
+        filters, n_highway, 16, lstm_dim, projection_dim, n_layers
+    ).to_options()
 
 
 PRESETS: dict[str, dict] = {
@@ -168,7 +170,9 @@ class ProjectedLstm(torch.autograd.Function):
             if cell_clip:
                 dc = dc * (c_raw[:, t].abs() <= cell_clip)
             if t > 0:
-                c_prev = c_raw[:, t - 1].clamp(-cell_clip, cell_clip) if cell_clip else c_raw[:, t - 1]
+                c_prev = (
+                    c_raw[:, t - 1].clamp(-cell_clip, cell_clip) if cell_clip else c_raw[:, t - 1]
+                )
             else:
                 c_prev = c0
             dg = d_gates[:, t]
@@ -185,7 +189,6 @@ class ProjectedLstm(torch.autograd.Function):
         d_wh = bmm(flat_g.transpose(1, 2), h_prev)  # (D, 4C, P)
         d_wp = bmm(d_hraw.reshape(D, T * B, -1).transpose(1, 2), m.reshape(D, T * B, C))
         return d_gates, dh_next, dc_next, d_wh, d_wp, None, None
-
 
 
 def _log_uniform_log_q(ids: torch.Tensor, n_samples: int, vocab_size: int) -> torch.Tensor:
@@ -211,7 +214,9 @@ def sampled_softmax_nll(
     u = torch.rand(n_negative, generator=generator, device=h.device)
     draws = ((u * math.log(V + 1)).exp() - 1).long().clamp_(0, V - 1)  # (K,) log-uniform
     ids, counts = torch.unique(draws, return_counts=True)  # (U,)
-    bias = b_out[ids] - (_log_uniform_log_q(ids, n_negative, V) - counts.double().log()).to(b_out.dtype)
+    bias = b_out[ids] - (_log_uniform_log_q(ids, n_negative, V) - counts.double().log()).to(
+        b_out.dtype
+    )
     column = torch.full((V,), -1, dtype=torch.long, device=h.device)
     column[ids] = torch.arange(ids.numel(), device=h.device)
     hit = column[y]  # (N,) the column of each row's own target among the draws, or -1
@@ -256,6 +261,7 @@ class _SampledSoftmaxNLL(torch.autograd.Function):
             d_w_neg = torch.mm(d_low.t(), h.to(low)).to(acc)  # (U, P)
             return (dh, d_true[:, None] * h, d_true, d_w_neg, d_logits.sum(0),
                     None, None, None)  # fmt: skip
+
 
 class LanguageModel(nn.Module):
     """Forward + backward LMs on the char-CNN input, with one softmax shared by both (bilm-tf).
@@ -322,7 +328,9 @@ class LanguageModel(nn.Module):
         words = self.bilm.char_cnn.encode_words(batch.chars)  # (U, 50) -> (U, P)
         x = F.embedding(batch.tokens, words)  # (2, T, B) -> (2, T, B, P)
         D, T, B, _ = x.shape
-        cells = list(zip(self.bilm.lstm.forward_layers, self.bilm.lstm.backward_layers, strict=True))
+        cells = list(
+            zip(self.bilm.lstm.forward_layers, self.bilm.lstm.backward_layers, strict=True)
+        )
         h_n, c_n = [], []
 
         def run_layer(layer: int, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
