@@ -196,6 +196,12 @@ def test_modern_sources_are_training_text_with_a_licence() -> None:
     assert not set(build.MODERN_SOURCES) & set(build.CLASSIC_SOURCES)
 
 
+def test_a_source_that_yields_no_text_is_an_error(tmp_path: Path) -> None:
+    source = build.SOURCES["gimp-help"]  # its folder is missing: nothing to read
+    with pytest.raises(extract.CorpusError, match="gimp-help: no text in .*layout changed"):
+        build.read_source(source, tmp_path, simple_tokenize, build.SourceStats())
+
+
 def test_modern_html_extractor_keeps_prose_and_drops_code(tmp_path: Path) -> None:
     page = tmp_path / "usr/share/doc/abs-guide/html/intro.html"
     page.parent.mkdir(parents=True)

@@ -241,6 +241,9 @@ def read_source(source: Source, folder: Path, tokenizer: Tokenizer, stats: Sourc
                                              max_tokens=max_tokens))
             if max_words is not None and stats.raw_words[split] >= max_words:
                 break
+    if not any(stats.raw_words.values()):
+        raise CorpusError(f"{source.name}: no text in {folder} ({source.package}: the "
+                          "package's layout changed?)")
     return out
 
 
