@@ -265,11 +265,18 @@ def _resolve_entities(path):
     text = open(path, encoding="utf-8", errors="replace").read()
     text = re.sub(r"<!DOCTYPE[^\[>]*(\[.*?\])?\s*>", "", text, count=1, flags=re.S)
     for _ in range(3):
-        text = re.sub(r"&([\w.:-]+);", lambda m: m.group(0) if m.group(1) in XML_ENTS else
-                      html.escape(ge.get(m.group(1), ""), quote=False) if m.group(1) in ge else
-                      (m.group(0) if html.unescape(m.group(0)) != m.group(0) and False else
-                       html.escape(html.unescape(m.group(0)), quote=False) if html.unescape(m.group(0)) != m.group(0) else ""), text)
+        text = re.sub(r"&([\w.:-]+);", lambda m: _entity(m.group(0), m.group(1), ge), text)
     return text
+
+
+def _entity(whole, name, defined):
+    """One ``&name;``: XML's own kept, the DTD's replaced, HTML's decoded, others dropped."""
+    if name in XML_ENTS:
+        return whole
+    if name in defined:
+        return html.escape(defined[name], quote=False)
+    plain = html.unescape(whole)
+    return html.escape(plain, quote=False) if plain != whole else ""
 
 
 def _xml_blocks(path, blocks, skip):
