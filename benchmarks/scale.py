@@ -129,17 +129,19 @@ def two_processes(model: str, input_path: Path, tmp: Path, output_format: str,
 TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
+def _proc_stat(pid: int | str) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds used so far) of one process (Linux /proc); None when gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK
+
+
 def _proc_table() -> dict[int, tuple[int, float]]:
     """pid -> (parent pid, CPU seconds used so far) of every process (Linux /proc)."""
-    table = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                fields = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:  # gone meanwhile
-                continue
-            table[int(name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK)
-    return table
+    stats = {int(name): _proc_stat(name) for name in os.listdir("/proc") if name.isdigit()}
+    return {pid: stat for pid, stat in stats.items() if stat is not None}
 
 
 def _process_name(pid: int) -> str:
@@ -224,7 +226,7 @@ def ray_run(model: str, input_path: Path, out_dir: Path, workers: int, output_fo
     def arrived(output: str, chunk: int, pid: int) -> None:
         arrivals.append(time.perf_counter())
         if pid not in first_cpu:
-            first_cpu[pid] = _proc_table().get(pid, (0, 0.0))[1]
+            first_cpu[pid] = (_proc_stat(pid) or (0, 0.0))[1]
 
     start = time.perf_counter()
     cpu_start = time.process_time()
