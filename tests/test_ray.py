@@ -119,6 +119,24 @@ def test_embed_dataset_equals_single_process_elmo(local_ray):
         np.testing.assert_allclose(row["tokens"], top, atol=1e-5)
 
 
+def test_batch_embedder_keeps_its_word_cache_and_stays_pure():
+    """A warm actor (its word cache filled by earlier batches, words encoded in other
+    groupings) gives the same bits as a fresh one: a word's char-CNN vector is checked to be
+    one function of the word, so the cache is kept instead of cleared at every call."""
+    from elmokit.ray import ElmoBatchEmbedder
+
+    def embedder():
+        return ElmoBatchEmbedder(MODEL, layer="all", output="tokens", torch_threads=1, batch_size=2)
+
+    warm, cold = embedder(), embedder()
+    assert warm.invariant_words and cold.invariant_words  # the check passes on this CPU
+    warm.embed_layers(sentences(30, seed=6))  # every word now cached, from batches of ~20
+    assert len(warm.elmo.engine.cache) > len(WORDS) // 2
+    texts = [" ".join(WORDS[i : i + 2]) for i in range(0, len(WORDS), 3)]  # 2 words a batch row
+    for ours, fresh in zip(warm.embed_layers(texts), cold.embed_layers(texts), strict=True):
+        np.testing.assert_array_equal(ours, fresh)
+
+
 def test_embed_corpus_cli_end_to_end(local_ray, tmp_path):
     lines = sentences(17, seed=2)
     text_input = tmp_path / "news.txt"

@@ -124,6 +124,33 @@ def test_results_do_not_depend_on_the_cache(reference):
     assert len(tiny.engine.cache) <= 3 and len(plain.engine.cache) == 0
 
 
+@pytest.mark.parametrize("mode", ["exact", "int8"])
+def test_word_invariance_gives_every_word_the_same_bits_in_every_batch(mode):
+    """en-small's real shapes: once the engine says its kernels allow it, real words encoded
+    all at once, one at a time and in shuffled groups of several sizes agree bit for bit."""
+    from pathlib import Path
+
+    engine = Elmo.load("en-small", mode=mode, stateful=False).engine
+    assert not engine.invariant_words
+    if not engine.enable_word_invariance():
+        pytest.skip("this CPU's GEMM kernels are not row-invariant (the check says so)")
+    text = (Path(__file__).parents[1] / "benchmarks" / "data" / "sotu_sentences.txt").read_text()
+    words = sorted(set(text.split()))[:600]
+    with torch.inference_mode():
+        together = engine._encode(words)
+        np.testing.assert_array_equal(
+            torch.cat([engine._encode([w]) for w in words[:60]]), together[:60]
+        )
+        rng = np.random.default_rng(1)
+        for size in (2, 7, 15, 33, 100):
+            order = rng.permutation(len(words)).tolist()
+            grouped = torch.empty_like(together)
+            for i in range(0, len(order), size):
+                rows = order[i : i + size]
+                grouped[rows] = engine._encode([words[r] for r in rows])
+            assert torch.equal(grouped, together), size
+
+
 def test_word_cache_lru_and_hit_rate():
     cache = WordCache(max_size=2)
     calls = []

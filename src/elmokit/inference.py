@@ -134,6 +134,34 @@ def chunk_by_padded_budget(lengths: Sequence[int], budget: int) -> list[np.ndarr
 _BLOCK_ROWS = 512
 # words per char-CNN call (bounds the conv activations)
 _CNN_CHUNK = 256
+# with word invariance on, a char-CNN call of fewer words is padded to this many: below ~16
+# rows the CPU kernels take another path and a word's vector changes in its last bits
+_INVARIANT_MIN_WORDS = 32
+# words the invariance check encodes in several groupings: every length, odd characters
+_PROBE_WORDS = tuple(
+    [
+        "a",
+        "I",
+        "the",
+        "The",
+        "cell",
+        "bank",
+        "mouse",
+        "don't",
+        "U.S.",
+        "1990s",
+        "--",
+        "...",
+        "naïve",
+        "Zürich",
+        "日本",
+        "emoji😀",
+        "x" * 49,
+        "y" * 50,
+        "z" * 60,
+    ]
+    + ["".join(chr(97 + (i * 7 + k * 3) % 26) for k in range(1 + i % 23)) for i in range(45)]
+)
 
 
 class WordCache:
@@ -355,6 +383,9 @@ class InferenceEngine:
         self.parallel = parallel
         tune_malloc("stream")
         self.cache = WordCache(cache_size)
+        #: a word's char-CNN vector is the same bits in every batch (see
+        #: :meth:`enable_word_invariance`); then the cache never needs clearing for purity
+        self.invariant_words = False
         self._workspaces = (_Workspace(), _Workspace())  # forward stack, backward stack
         self._lock = threading.Lock()  # one call at a time: the cache and buffers are shared
         self._cells: list[tuple[_Cell, _Cell]] | None = None
@@ -382,15 +413,46 @@ class InferenceEngine:
         self._versions = self._weight_versions()  # after _Cell: it may re-lay weights out
 
     # ------------------------------------------------------------------ char side
+    def enable_word_invariance(self) -> bool:
+        """Make a word's char-CNN vector one function of the word, the same bits whichever
+        batch, position or cache state it meets, if this machine's kernels allow it -> whether
+        it is on.
+
+        A batch's vector of a word normally depends on the batch in its last bits (~1e-6):
+        CPU GEMM kernels take another path for a few rows. With invariance on, every char-CNN
+        call of fewer than 32 words is padded to 32 (a little more work for tiny batches), and
+        this is *checked* here on probe words of every length: encoded all at once, one at a
+        time and in shuffled groups of 5, they must agree bit for bit, else invariance stays
+        off. Callers that need outputs to be a pure function of their input (``embed-corpus``
+        shards) then keep the word cache instead of clearing it."""
+        with self._lock, torch.inference_mode():
+            self._prepare()
+            self.invariant_words = True
+            words = list(_PROBE_WORDS)
+            together = self._encode(words)
+            alone = torch.cat([self._encode([w]) for w in words[::3]])
+            order = np.random.default_rng(0).permutation(len(words)).tolist()
+            grouped = torch.empty_like(together)
+            for i in range(0, len(order), 5):
+                rows = order[i : i + 5]
+                grouped[rows] = self._encode([words[r] for r in rows])
+            self.invariant_words = bool(
+                torch.equal(alone, together[::3]) and torch.equal(grouped, together)
+            )
+            return self.invariant_words
+
     def _encode(self, words: list[str]) -> torch.Tensor:
         """Distinct token strings -> (n, P) char-CNN vectors (fp32)."""
         max_chars = self.bilm.config.char_cnn.max_characters_per_token
         pieces = []
         for i in range(0, len(words), _CNN_CHUNK):
             chunk = words[i : i + _CNN_CHUNK]
+            n = len(chunk)
+            if self.invariant_words and n < _INVARIANT_MIN_WORDS:
+                chunk = chunk + [chunk[-1]] * (_INVARIANT_MIN_WORDS - n)
             ids = np.frombuffer(b"".join(_token_ids(w, max_chars) for w in chunk), dtype=np.int64)
             ids = torch.from_numpy(ids.reshape(len(chunk), max_chars).copy())
-            pieces.append(self._encode_ids(ids))
+            pieces.append(self._encode_ids(ids)[:n])
         return torch.cat(pieces)
 
     def _encode_ids(self, char_ids: torch.Tensor) -> torch.Tensor:

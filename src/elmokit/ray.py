@@ -20,8 +20,9 @@ sentence vectors) plus ``manifest.json``. Each shard is one Ray task: a worker a
 in fixed chunks of ``chunk_lines`` sentences and writes it itself, atomically, into OUT_DIR
 (on a cluster: a filesystem every node shares); the driver only plans, reports progress and
 records finished shards in the manifest, so it never carries vectors. A shard's bytes are a
-pure function of its lines (fixed batching, the word cache cleared at its start), so a run
-that is killed and resumed writes the same bytes as one that is not.
+pure function of its lines (fixed batching; a word's char-CNN vector the same bits in every
+batch, or else the word cache cleared at the shard's start), so a run that is killed and
+resumed writes the same bytes as one that is not.
 """
 
 from __future__ import annotations
@@ -135,6 +136,11 @@ class ElmoBatchEmbedder:
             raise InputError("layer 'all' keeps every layer: it needs output='tokens'")
         torch.set_num_threads(max(1, int(torch_threads or _assigned_cpus())))
         self.elmo = Elmo.load(model, mode=mode, device=device or _assigned_device(), stateful=False)
+        engine = getattr(self.elmo, "engine", None)
+        #: whether a word's char-CNN vector is the same bits in every batch (checked once per
+        #: actor, :meth:`InferenceEngine.enable_word_invariance`): then the word cache is kept
+        #: across calls, else cleared at each one
+        self.invariant_words = engine is not None and engine.enable_word_invariance()
         if layer != "all":
             layer_weights(layer, self.elmo.num_layers)  # a bad choice fails here, once
         self.layer, self.pooling = layer, check_pooling(pooling)
@@ -144,14 +150,15 @@ class ElmoBatchEmbedder:
     def embed_layers(self, texts: Sequence[Any], clear_cache: bool = True) -> list[np.ndarray]:
         """Texts (or token lists) -> one float32 (L, n_i, D) per text, in input order.
 
-        A pure function of ``texts``: the word cache is cleared first and the batching is
-        decided by ``texts`` alone (length-bucketed over all of them). ``clear_cache=False``
-        keeps the words of earlier calls: then the result is a pure function of all texts
-        since the last clearing (what :class:`ShardEmbedWriter` does within a shard)."""
+        A pure function of ``texts``: the batching is decided by ``texts`` alone
+        (length-bucketed over all of them), and a word's char-CNN vector by the word alone
+        (:attr:`invariant_words`; where the check failed, the word cache is cleared first).
+        ``clear_cache=False`` keeps the cache even then: the result is a pure function of all
+        texts since the last clearing."""
         from elmokit.tokenize import as_tokens
 
         engine = getattr(self.elmo, "engine", None)
-        if engine is not None and clear_cache:
+        if engine is not None and clear_cache and not self.invariant_words:
             engine.cache.clear()  # else a word's char-CNN vector depends on earlier batches
         tokens = [
             as_tokens(
@@ -499,9 +506,10 @@ class ShardEmbedWriter:
     Each row names a whole output shard (its input path, chunks and output name); the actor
     embeds it chunk by chunk and writes the shard itself, atomically, into ``out_dir`` (which
     every node must see: on a cluster, a shared filesystem), then returns only a small record
-    (sentences, tokens, the output's size and SHA-256, the worker's pid). The word cache is
-    cleared at each shard's start and the batching is fixed by ``chunk_lines``, so a shard's
-    bytes are a pure function of its lines, whichever actor writes it and however often.
+    (sentences, tokens, the output's size and SHA-256, the worker's pid). A word's char-CNN
+    vector is a function of the word alone (checked per actor; where the check fails, the word
+    cache is cleared at each shard's start) and the batching is fixed by ``chunk_lines``, so a
+    shard's bytes are a pure function of its lines, whichever actor writes it and however often.
     After each chunk it tells ``board`` (a :class:`_Board` actor; progress and ``on_chunk``).
     """
 
@@ -781,7 +789,7 @@ def _settings(
         "text_column": text_column,
         "batch_size": batch_size,
         "tokenizer": "whitespace",
-        "word_cache": "cleared per shard",
+        "word_cache": "batch-invariant words (else cleared per shard)",
         "sentence_vector": "layer average, mean over tokens"
         if output_format == "sentence"
         else None,
