@@ -126,7 +126,7 @@ def training_perplexity(run: Path, offset: int, every: int = 10_000_000) -> str:
     by_step = {s["step"]: s for s in steps if "ppl" in s and "tokens" in s}  # a resume re-logs
     steps = [by_step[k] for k in sorted(by_step)]
     heads, cells = [], []
-    mark = every
+    mark = (offset // every + 1) * every  # the first multiple the run itself reached
     while True:
         before = [s for s in steps if s["tokens"] + offset <= mark]
         if not before or before[-1]["tokens"] + offset < mark - every / 2:
