@@ -26,7 +26,7 @@ ray = pytest.importorskip("ray")
 pq = pytest.importorskip("pyarrow.parquet")
 pa = pytest.importorskip("pyarrow")
 
-from elmokit.errors import ConfigError, InputError  # noqa: E402
+from elmokit.errors import ConfigError, ElmoError, InputError  # noqa: E402
 from elmokit.ray import (  # noqa: E402
     Shard,
     _Hdf5Writer,
@@ -417,3 +417,36 @@ def test_killed_driver_resumes_to_the_same_bytes(local_ray, reference, corpus, t
     )
     assert not list(out.glob("*.tmp"))
     same_bytes(reference, out)
+
+
+def test_a_worker_with_other_weights_is_refused_in_one_line(local_ray, corpus, tmp_path):
+    from elmokit.ray import _run, _settings, model_identity, plan_shards
+
+    shards = plan_shards([corpus], ".hdf5", 30, 10, False, "text")
+    settings = _settings(model_identity(MODEL), "all", "exact", 30, 10, False, "text", 4)
+    settings["model_sha256"] = "0" * 64  # what the driver saw: not what the workers load
+    with pytest.raises(ConfigError, match="differs from the driver's") as caught:
+        _run(shards, tmp_path, tmp_path / "manifest.json", settings, {}, workers=2, threads=1,
+             ray_address=None, batch_size=4, text_column="text", progress=False, on_chunk=None)  # fmt: skip
+    assert "\n" not in str(caught.value)
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_a_shard_that_keeps_killing_its_worker_stops_the_run_naming_it(local_ray, tmp_path):
+    from elmokit.ray import SHARD_RETRIES
+
+    path = tmp_path / "long.txt"  # one shard of 200 chunks: each kill lands inside it
+    path.write_text("\n".join(sentences(2000, seed=3)) + "\n", encoding="utf-8")
+    killed: list[int] = []
+
+    def kill_its_writer(output: str, chunk: int, pid: int) -> None:
+        if pid not in killed:
+            killed.append(pid)
+            os.kill(pid, signal.SIGKILL)
+
+    options = {**KILL_OPTIONS, "workers": 1, "shard_lines": 2000}
+    with pytest.raises(ElmoError, match=r"long-00000.hdf5: its worker died 4 times") as caught:
+        embed_corpus([path], tmp_path / "out", on_chunk=kill_its_writer, **options)
+    assert "lines 1-2000 of" in str(caught.value) and "\n" not in str(caught.value)
+    assert len(killed) == SHARD_RETRIES + 1
+    assert not list((tmp_path / "out").glob("*.hdf5"))  # nothing half-written left as output

@@ -1,5 +1,6 @@
-"""Distributed embedding on Ray (Ray Data): a Dataset of sentences -> vectors, and whole
-corpora -> resumable output shards. Needs the ``ray`` extra (``pip install 'elmokit[ray]'``).
+"""Distributed embedding on Ray: a Ray Data Dataset of sentences -> vectors, and whole
+corpora -> resumable output shards (Ray actors). Needs the ``ray`` extra
+(``pip install 'elmokit[ray]'``).
 
 >>> import ray
 >>> from elmokit.ray import embed_dataset
@@ -34,9 +35,7 @@ import json
 import logging
 import math
 import os
-import queue
 import sys
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -77,6 +76,9 @@ SHARD_LINES = 100_000
 #: every worker has several to write (each Ray task writes a whole shard).
 MIN_SHARDS = 64
 PARQUET_SUFFIXES = (".parquet", ".pq")
+#: How often ``embed_corpus`` retries a shard whose worker died (Ray restarts the actor); a
+#: shard that kills its worker more often stops the run, naming it.
+SHARD_RETRIES = 3
 
 
 def _assigned_cpus() -> int:
@@ -501,12 +503,12 @@ def model_identity(model: str | os.PathLike | None) -> dict[str, str]:
 
 
 class ShardEmbedWriter:
-    """``map_batches`` class of :func:`embed_corpus`: shard descriptors -> shards on disk.
+    """The worker actor of :func:`embed_corpus`: shard descriptors -> shards on disk.
 
-    Each row names a whole output shard (its input path, chunks and output name); the actor
-    embeds it chunk by chunk and writes the shard itself, atomically, into ``out_dir`` (which
-    every node must see: on a cluster, a shared filesystem), then returns only a small record
-    (sentences, tokens, the output's size and SHA-256, the worker's pid). A word's char-CNN
+    :meth:`write_shard` names a whole output shard (its input path, chunks and output name);
+    the actor embeds it chunk by chunk and writes the shard itself, atomically, into
+    ``out_dir`` (which every node must see: on a cluster, a shared filesystem), then returns
+    only a small record (sentences, the output's size and SHA-256, the worker's pid). A word's char-CNN
     vector is a function of the word alone (checked per actor; where the check fails, the word
     cache is cleared at each shard's start) and the batching is fixed by ``chunk_lines``, so a
     shard's bytes are a pure function of its lines, whichever actor writes it and however often.
@@ -525,11 +527,15 @@ class ShardEmbedWriter:
         out_dir: str,
         board: Any = None,
     ) -> None:
+        self.pid, self.error = os.getpid(), None
         if model_identity(model)["model_sha256"] != model_sha256:
-            raise ConfigError(
+            # raised by write_shard: Ray hands a task's exception to the driver whole, a
+            # constructor's only as text
+            self.error = ConfigError(
                 f"model {model!r} on this node differs from the driver's "
                 "(different weights): install the same model on every node"
             )
+            return
         sentence = output_format == "sentence"
         self.embedder = ElmoBatchEmbedder(
             model,
@@ -543,12 +549,13 @@ class ShardEmbedWriter:
         )
         self.writer = _ParquetWriter if sentence else _Hdf5Writer
         self.text_column, self.out_dir, self.board = text_column, Path(out_dir), board
-        self.pid = os.getpid()
 
     def write_shard(
         self, path: str, output: str, first_line: int, chunks: list[list[int]]
     ) -> dict[str, Any]:
-        """Embed and write one shard -> {"lines", "output_bytes", "output_sha256"}."""
+        """Embed and write one shard -> {"lines", "output_bytes", "output_sha256", "pid"}."""
+        if self.error is not None:
+            raise self.error
         target = self.out_dir / output
         writer = self.writer(target, self.embedder.elmo.dim, first_line)
         try:
@@ -567,20 +574,8 @@ class ShardEmbedWriter:
             "lines": writer.count,
             "output_bytes": target.stat().st_size,
             "output_sha256": file_sha256(target),
+            "pid": self.pid,
         }
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        rows = []
-        for row in range(len(batch["shard"])):
-            done = self.write_shard(
-                str(batch["path"][row]),
-                str(batch["output"][row]),
-                int(batch["first_line"][row]),
-                json.loads(str(batch["chunks"][row])),
-            )
-            rows.append({"shard": int(batch["shard"][row]), "pid": self.pid, **done})
-        keys = ("shard", "pid", "lines", "output_bytes", "output_sha256")
-        return {key: np.array([r[key] for r in rows], dtype=object) for key in keys}
 
 
 class _Board:
@@ -887,38 +882,15 @@ def _ray_session(address: str | None, num_cpus: int | None) -> Iterator[None]:
         ray.shutdown()
 
 
-@contextlib.contextmanager
-def _quiet_data_context() -> Iterator[None]:
-    """Ray Data without its own progress bars, yielding results as they finish."""
-    import ray.data
-
-    context = ray.data.DataContext.get_current()
-    saved_order = context.execution_options.preserve_order
-    quiet = {
-        name: False
-        for name in ("enable_progress_bars", "print_on_execution_start", "enable_auto_log_stats")
-        if hasattr(context, name)
-    }
-    saved = {name: getattr(context, name) for name in quiet}
-    context.execution_options.preserve_order = False
-    for name, value in quiet.items():
-        setattr(context, name, value)
-    try:
-        yield
-    finally:
-        context.execution_options.preserve_order = saved_order
-        for name, value in saved.items():
-            setattr(context, name, value)
-
-
 def _elmo_error_in(exc: BaseException) -> ElmoError | None:
     """The ElmoError a Ray task raised (Ray wraps it), if that is what ``exc`` is."""
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, ElmoError):
-            return exc
-        exc = getattr(exc, "cause", None) or exc.__cause__
+        inner = getattr(exc, "cause", None) or exc.__cause__
+        if isinstance(exc, ElmoError) and not isinstance(inner, ElmoError):
+            return exc  # (a RayTaskError(ElmoError) is one too: its cause reads better)
+        exc = inner
     return None
 
 
@@ -1040,13 +1012,17 @@ def _run(
     progress: bool,
     on_chunk: Callable[[str, int, int], None] | None,
 ) -> tuple[int, int]:
-    """Have Ray actors embed and write the ``todo`` shards; record each finished one in the
-    manifest. -> (workers, worker processes seen)."""
+    """Have ``workers`` Ray actors embed and write the ``todo`` shards, one shard in flight
+    each (Ray restarts a killed actor and retries its shard); record each finished one in the
+    manifest. -> (workers, worker processes seen).
+
+    Plain Ray actors and ``ray.wait``, not Ray Data: each task is a whole shard written by
+    its worker, so Ray Data's streaming executor and helper actors add nothing here but their
+    CPU (on 2 cores they took 0.15 core and the driver 10%: docs/scale.md)."""
     import ray
-    import ray.data
 
     local_cpus = None if workers is None else workers * threads
-    with _ray_session(ray_address, local_cpus), _quiet_data_context():
+    with _ray_session(ray_address, local_cpus):
         if workers is None:
             workers = max(1, int(ray.cluster_resources().get("CPU", 1)) // threads)
         if len(todo) < workers:
@@ -1057,80 +1033,78 @@ def _run(
                 stacklevel=3,
             )
         board = ray.remote(num_cpus=0)(_Board).remote()
-        items = [
-            {
-                "shard": k,
-                "path": shard.input,
-                "output": shard.output,
-                "first_line": shard.first_line,
-                "chunks": json.dumps(shard.chunks),
-            }
-            for k, shard in enumerate(todo)
+        remote = ray.remote(num_cpus=threads, max_restarts=-1, max_task_retries=SHARD_RETRIES)
+        actors = [
+            remote(ShardEmbedWriter).remote(
+                model=settings["model"],
+                output_format=settings["output_format"],
+                mode=settings["mode"],
+                torch_threads=threads,
+                text_column=text_column,
+                batch_size=batch_size,
+                model_sha256=settings["model_sha256"],
+                out_dir=str(out_dir.resolve()),
+                board=board,
+            )
+            for _ in range(min(workers, len(todo)))
         ]
-        ds = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
-            ShardEmbedWriter,
-            fn_constructor_kwargs={
-                "model": settings["model"],
-                "output_format": settings["output_format"],
-                "mode": settings["mode"],
-                "torch_threads": threads,
-                "text_column": text_column,
-                "batch_size": batch_size,
-                "model_sha256": settings["model_sha256"],
-                "out_dir": str(out_dir.resolve()),
-                "board": board,
-            },
-            batch_size=1,
-            batch_format="numpy",
-            num_cpus=threads,
-            compute=ray.data.ActorPoolStrategy(size=workers, max_tasks_in_flight_per_actor=1),
-        )
         meter = _Progress(sum(s.lines for s in todo), sum(s.tokens for s in todo), progress)
-        pids: set[int] = set()
-        finished: queue.Queue = queue.Queue()
-
-        def consume() -> None:  # iter_rows blocks for a whole shard: the main thread polls
-            try:
-                for row in ds.iter_rows():
-                    finished.put(("row", row))
-                finished.put(("end", None))
-            except BaseException as exc:  # noqa: BLE001 (re-raised in the main thread)
-                finished.put(("error", exc))
-
-        threading.Thread(target=consume, name="embed-corpus-results", daemon=True).start()
-        chunks, reported, last_call = sum(len(s.chunks) for s in todo), 0, 0.0
+        chunks, reported = sum(len(s.chunks) for s in todo), 0
         newest: dict[str, int] = {}  # output shard -> its newest chunk reported
+        pids: set[int] = set()
+        waiting = list(reversed(todo))
+        running: dict[Any, tuple[Any, Shard]] = {}  # result ref -> (actor, shard)
+
+        def submit(actor: Any) -> None:
+            if waiting:
+                shard = waiting.pop()
+                ref = actor.write_shard.remote(
+                    shard.input, shard.output, shard.first_line, shard.chunks
+                )
+                running[ref] = (actor, shard)
+
+        def poll_board() -> None:
+            nonlocal reported
+            for output, chunk, pid, sentences, tokens in ray.get(board.drain.remote()):
+                pids.add(pid)
+                if chunk > newest.get(output, -1):  # not a retried shard's chunk again
+                    newest[output] = chunk
+                    reported += 1
+                    meter.update(sentences, tokens)
+                if on_chunk is not None:
+                    on_chunk(output, chunk, pid)
+
         try:
-            while True:
-                try:
-                    kind, value = finished.get(timeout=0.25)
-                except queue.Empty:
-                    kind, value = "poll", None
-                for output, chunk, pid, sentences, tokens in ray.get(board.drain.remote()):
-                    pids.add(pid)
-                    if chunk > newest.get(output, -1):  # not a retried shard's chunk again
-                        newest[output] = chunk
-                        reported += 1
-                        meter.update(sentences, tokens)
-                    if on_chunk is not None:
-                        on_chunk(output, chunk, pid)
-                if kind == "end":
-                    if reported < chunks and time.monotonic() < last_call:
-                        finished.put((kind, value))  # the board may still be receiving
-                        time.sleep(0.05)
-                        continue
-                    break
-                if kind == "error":
-                    raise value
-                if kind == "row":
-                    last_call = time.monotonic() + 5.0  # for the last chunks' reports
-                    _record(todo[value["shard"]], value, out_dir, manifest_path, settings, records)
-                    pids.add(int(value["pid"]))
+            for actor in actors:
+                submit(actor)
+            while running:
+                ready, _ = ray.wait(list(running), num_returns=1, timeout=0.25)
+                poll_board()
+                for ref in ready:
+                    actor, shard = running.pop(ref)
+                    try:
+                        done = ray.get(ref)
+                    except ray.exceptions.RayActorError as exc:  # not a task's own error
+                        raise ElmoError(
+                            f"{shard.output}: its worker died {SHARD_RETRIES + 1} times "
+                            f"writing it (lines {shard.first_line + 1}-"
+                            f"{shard.first_line + shard.lines} of {shard.input}); the last "
+                            f"time: {str(exc).splitlines()[0]}"
+                        ) from None
+                    _record(shard, done, out_dir, manifest_path, settings, records)
+                    submit(actor)
+            deadline = time.monotonic() + 5.0  # the last chunks' reports may be on their way
+            while reported < chunks and time.monotonic() < deadline:
+                time.sleep(0.05)
+                poll_board()
         except BaseException as exc:
             cause = _elmo_error_in(exc)
             if cause is not None and cause is not exc:
                 raise cause from None
             raise
+        finally:
+            for actor in actors:
+                ray.kill(actor)
     # temp files of shards whose worker was killed mid-write (the retry wrote the shard)
     _remove_stale_temps(out_dir, {s.output for s in todo})
     return workers, len(pids)
