@@ -79,6 +79,9 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 #: How often ``embed_corpus`` retries a shard whose worker died (Ray restarts the actor); a
 #: shard that kills its worker more often stops the run, naming it.
 SHARD_RETRIES = 3
+#: Seconds between the driver's reads of the workers' chunk reports (progress, ``on_chunk``):
+#: each read is a Ray actor call, ~4 ms of CPU on a small machine.
+BOARD_POLL_S = 1.0
 
 
 def _assigned_cpus() -> int:
@@ -512,7 +515,9 @@ class ShardEmbedWriter:
     vector is a function of the word alone (checked per actor; where the check fails, the word
     cache is cleared at each shard's start) and the batching is fixed by ``chunk_lines``, so a
     shard's bytes are a pure function of its lines, whichever actor writes it and however often.
-    After each chunk it tells ``board`` (a :class:`_Board` actor; progress and ``on_chunk``).
+    After each chunk it tells ``board`` (a :class:`_Board` actor; progress and ``on_chunk``),
+    given with each shard: an actor handle among the constructor's arguments would make Ray
+    warn that a restart may fail (ray-project/ray#53727).
     """
 
     def __init__(
@@ -525,7 +530,6 @@ class ShardEmbedWriter:
         batch_size: int,
         model_sha256: str,
         out_dir: str,
-        board: Any = None,
     ) -> None:
         self.pid, self.error = os.getpid(), None
         if model_identity(model)["model_sha256"] != model_sha256:
@@ -548,10 +552,10 @@ class ShardEmbedWriter:
             batch_size=batch_size,
         )
         self.writer = _ParquetWriter if sentence else _Hdf5Writer
-        self.text_column, self.out_dir, self.board = text_column, Path(out_dir), board
+        self.text_column, self.out_dir = text_column, Path(out_dir)
 
     def write_shard(
-        self, path: str, output: str, first_line: int, chunks: list[list[int]]
+        self, path: str, output: str, first_line: int, chunks: list[list[int]], board: Any = None
     ) -> dict[str, Any]:
         """Embed and write one shard -> {"lines", "output_bytes", "output_sha256", "pid"}."""
         if self.error is not None:
@@ -563,9 +567,9 @@ class ShardEmbedWriter:
                 texts = read_chunk(path, start, stop, self.text_column)
                 layers = self.embedder.embed_layers(texts, clear_cache=number == 0)
                 writer.add(texts, [self.embedder.vectors(one) for one in layers])
-                if self.board is not None:  # fire and forget: the driver polls the board
+                if board is not None:  # fire and forget: the driver polls the board
                     words = sum(len(text.split()) for text in texts)
-                    self.board.chunk.remote(output, number, self.pid, len(texts), words)
+                    board.chunk.remote(output, number, self.pid, len(texts), words)
             writer.finish()
         except BaseException:
             writer.abort()
@@ -1044,7 +1048,6 @@ def _run(
                 batch_size=batch_size,
                 model_sha256=settings["model_sha256"],
                 out_dir=str(out_dir.resolve()),
-                board=board,
             )
             for _ in range(min(workers, len(todo)))
         ]
@@ -1059,7 +1062,7 @@ def _run(
             if waiting:
                 shard = waiting.pop()
                 ref = actor.write_shard.remote(
-                    shard.input, shard.output, shard.first_line, shard.chunks
+                    shard.input, shard.output, shard.first_line, shard.chunks, board
                 )
                 running[ref] = (actor, shard)
 
@@ -1077,9 +1080,13 @@ def _run(
         try:
             for actor in actors:
                 submit(actor)
+            next_poll = time.monotonic() + BOARD_POLL_S
             while running:
-                ready, _ = ray.wait(list(running), num_returns=1, timeout=0.25)
-                poll_board()
+                wait = max(0.0, next_poll - time.monotonic())
+                ready, _ = ray.wait(list(running), num_returns=1, timeout=wait)
+                if ready or time.monotonic() >= next_poll:  # a shard's chunks before it
+                    poll_board()
+                    next_poll = time.monotonic() + BOARD_POLL_S
                 for ref in ready:
                     actor, shard = running.pop(ref)
                     try:
