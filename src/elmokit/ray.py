@@ -511,10 +511,11 @@ class ShardEmbedWriter:
     :meth:`write_shard` names a whole output shard (its input path, chunks and output name);
     the actor embeds it chunk by chunk and writes the shard itself, atomically, into
     ``out_dir`` (which every node must see: on a cluster, a shared filesystem), then returns
-    only a small record (sentences, the output's size and SHA-256, the worker's pid). A word's char-CNN
-    vector is a function of the word alone (checked per actor; where the check fails, the word
-    cache is cleared at each shard's start) and the batching is fixed by ``chunk_lines``, so a
-    shard's bytes are a pure function of its lines, whichever actor writes it and however often.
+    only a small record (sentences, the output's size and SHA-256, the worker's pid). A word's
+    char-CNN vector is a function of the word alone (checked per actor; where the check fails,
+    the word cache is cleared at each shard's start) and the batching is fixed by
+    ``chunk_lines``, so a shard's bytes are a pure function of its lines, whichever actor
+    writes it and however often.
     After each chunk it tells ``board`` (a :class:`_Board` actor; progress and ``on_chunk``),
     given with each shard: an actor handle among the constructor's arguments would make Ray
     warn that a restart may fail (ray-project/ray#53727).
@@ -1099,6 +1100,7 @@ def _run(
                             f"time: {str(exc).splitlines()[0]}"
                         ) from None
                     _record(shard, done, out_dir, manifest_path, settings, records)
+                    pids.add(int(done["pid"]))
                     submit(actor)
             deadline = time.monotonic() + 5.0  # the last chunks' reports may be on their way
             while reported < chunks and time.monotonic() < deadline:
