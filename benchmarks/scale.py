@@ -15,7 +15,10 @@ independent ``embed_file`` processes on the two halves of the input at once, wit
 any two-worker scheme can reach on this machine at best. Reported per run: wall seconds, tokens/s over the wall time, "steady"
 tokens/s from the first chunk's arrival to the end (actor start and model load excluded;
 chunks counted as equal in size, so approximate),
-speed-up over the single process and efficiency per worker (speed-up / workers). Run it on a
+speed-up over the single process and efficiency per worker (speed-up / workers), and the
+speed-up with the model load counted on both sides ("from cold": the lone process timed from
+before its ``import torch`` — it runs in a fresh process — as each embed-corpus run is timed
+from before its worker actors import torch and load the model). Run it on a
 quiet machine: a busy one shows up as low efficiency, not as a slow embedder.
 """
 
@@ -59,10 +62,12 @@ def make_input(path: Path, source: Path, sentences: int) -> int:
 
 
 def _timed_embed_file(model: str, input_path: Path | str, out: Path | str, output_format: str,
-                      batch_size: int, ready: Any = None) -> tuple[float, float, float]:
-    """``Elmo.embed_file`` with 1 torch thread -> (start, end) wall-clock times and the CPU
-    seconds this process used between them (model load not timed; ``ready()``, when given, is
-    called between the load and the start)."""
+                      batch_size: int, ready: Any = None) -> tuple[float, float, float, float]:
+    """``Elmo.embed_file`` with 1 torch thread -> wall-clock times (before ``import torch``,
+    after the model load, at the end) and the CPU seconds this process used from the second
+    to the third; ``ready()``, when given, is called between the load and the start. In a
+    fresh process (spawned: torch not yet imported), the first time is "from cold"."""
+    cold = time.time()
     import torch
 
     from elmokit import Elmo
@@ -74,21 +79,22 @@ def _timed_embed_file(model: str, input_path: Path | str, out: Path | str, outpu
     start, cpu = time.time(), time.process_time()
     elmo.embed_file(input_path, out, output_format=output_format, batch_size=batch_size,
                     progress=False)
-    return start, time.time(), time.process_time() - cpu
+    return cold, start, time.time(), time.process_time() - cpu
 
 
 def single_process(model: str, input_path: Path, out: Path, output_format: str,
-                   batch_size: int) -> tuple[float, float]:
+                   batch_size: int) -> tuple[float, float, float]:
     """``Elmo.embed_file`` with 1 torch thread, in a fresh process like the others -> wall
-    seconds and CPU seconds (model load not timed)."""
+    seconds (model load not timed), wall seconds from cold (``import torch`` and the model
+    load timed too) and CPU seconds (model load not timed)."""
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
     with context.Pool(1) as pool:
-        start, end, cpu = pool.apply(_timed_embed_file,
-                                     (model, str(input_path), str(out), output_format,
-                                      batch_size))
-    return end - start, cpu
+        cold, start, end, cpu = pool.apply(_timed_embed_file,
+                                           (model, str(input_path), str(out), output_format,
+                                            batch_size))
+    return end - start, end - cold, cpu
 
 
 def _pair_member(model: str, input_path: str, out: str, output_format: str, batch_size: int,
@@ -117,7 +123,7 @@ def two_processes(model: str, input_path: Path, tmp: Path, output_format: str,
              for i, half in enumerate(halves)]
     for proc in procs:
         proc.start()
-    spans = [times.get(timeout=3600) for _ in procs]
+    spans = [times.get(timeout=3600)[1:] for _ in procs]
     for proc in procs:
         proc.join()
         if proc.exitcode:
@@ -323,30 +329,35 @@ def main() -> None:
         results = [one_round(args, counts, tokens, input_path, tmp, number)
                    for number in range(1, args.rounds + 1)]
     header = ("| run | workers | seconds | tokens/s | steady tokens/s (speed-up) | speed-up "
-              "| per worker | tokens per CPU-second | driver CPU | workers' cores "
-              "| Ray's other cores |")
+              "| speed-up from cold | per worker | tokens per CPU-second | driver CPU "
+              "| workers' cores | Ray's other cores |")
     print(header)
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for number, rows in enumerate(results, 1):
         for row in rows:
             name = row["name"] + (f" (round {number})" if args.rounds > 1 else "")
             print(f"| {name} | {row['workers']} | {row['wall']:.1f} | {tokens / row['wall']:,.0f} "
-                  f"| {row['steady']} | {row['speedup']:.2f}x | {row['per_worker']} "
+                  f"| {row['steady']} | {row['speedup']:.2f}x | {row['cold']} "
+                  f"| {row['per_worker']} "
                   f"| {row['per_cpu']:,.0f} | {row['driver']} | {row['cores']} "
                   f"| {row['ray']} |")
     if args.rounds > 1:
         print(f"\nmedians over {args.rounds} rounds (each speed-up against its own round's "
               "single process):\n")
-        print("| run | speed-up | steady speed-up | tokens per CPU-second |")
-        print("| --- | ---: | ---: | ---: |")
+        print("| run | speed-up | steady speed-up | speed-up from cold | tokens per CPU-second |")
+        print("| --- | ---: | ---: | ---: | ---: |")
         for index, row in enumerate(results[0]):
             same = [rows[index] for rows in results]
             steady = [r["steady_speedup"] for r in same if r["steady_speedup"] is not None]
+            cold = [r["cold_speedup"] for r in same if r["cold_speedup"] is not None]
             print(f"| {row['name']} | {statistics.median(r['speedup'] for r in same):.2f}x "
                   f"| {f'{statistics.median(steady):.2f}x' if steady else '-'} "
+                  f"| {f'{statistics.median(cold):.2f}x' if cold else '-'} "
                   f"| {statistics.median(r['per_cpu'] for r in same):,.0f} |")
     print("(speed-up: tokens/s over the wall time, vs embed_file; per worker: speed-up / "
-          "workers; steady: from the first chunk's arrival, actor start excluded; tokens per "
+          "workers; steady: from the first chunk's arrival, actor start excluded; from cold: "
+          "the lone process timed from before its import of torch, i.e. with its model load, "
+          "as embed-corpus is (its seconds in the embed_file row); tokens per "
           "CPU-second: over the embedding processes' own CPU time, model load excluded (the "
           "worker actors', every thread of them, from each one's first chunk on); driver CPU: the embed-corpus process's CPU "
           "time over the wall time; workers' cores: CPU seconds of the worker actors over the "
@@ -360,17 +371,20 @@ def one_round(args: argparse.Namespace, counts: list[int], tokens: int, input_pa
     count (a local Ray started for them, its start not timed) -> table rows."""
     import ray
 
-    base, base_cpu = single_process(args.model, input_path, tmp / "single.hdf5",
-                                    args.output_format, args.batch_size)
+    base, base_cold, base_cpu = single_process(args.model, input_path, tmp / "single.hdf5",
+                                               args.output_format, args.batch_size)
     rows = [{"name": "embed_file (1 process)", "workers": "-", "wall": base, "steady": "-",
-             "steady_speedup": None, "speedup": 1.0, "per_worker": "-",
+             "steady_speedup": None, "speedup": 1.0, "cold": f"{base_cold:.1f} s",
+             "cold_speedup": None, "per_worker": "-",
              "per_cpu": tokens / base_cpu, "driver": "-", "cores": "-", "ray": "-"}]
-    print(f"# round {number}: embed_file in {base:.1f}s", file=sys.stderr, flush=True)
+    print(f"# round {number}: embed_file in {base:.1f}s ({base_cold:.1f}s from cold)",
+          file=sys.stderr, flush=True)
     if args.pair:
         pair, pair_cpu = two_processes(args.model, input_path, tmp, args.output_format,
                                        args.batch_size)
         rows.append({"name": "2 x embed_file at once, no Ray (the 2-process ceiling)",
                      "workers": "2", "wall": pair, "steady": "-", "steady_speedup": None,
+                     "cold": "-", "cold_speedup": None,
                      "speedup": base / pair, "per_worker": f"{base / pair / 2:.0%}",
                      "per_cpu": tokens / pair_cpu, "driver": "-",
                      "cores": f"{pair_cpu / pair:.2f}", "ray": "-"})
@@ -390,6 +404,7 @@ def one_round(args: argparse.Namespace, counts: list[int], tokens: int, input_pa
                          "wall": wall,
                          "steady": f"{steady_rate:,.0f} ({steady_rate / (tokens / base):.2f}x)",
                          "steady_speedup": steady_rate / (tokens / base), "speedup": speedup,
+                         "cold": f"{base_cold / wall:.2f}x", "cold_speedup": base_cold / wall,
                          "per_worker": f"{speedup / workers:.0%}",
                          "per_cpu": tokens * run["steady_share"] / run["steady_cpu"],
                          "driver": f"{run['driver'] / wall:.0%}",
