@@ -1099,9 +1099,9 @@ def _run(
                             f"{shard.first_line + shard.lines} of {shard.input}); the last "
                             f"time: {str(exc).splitlines()[0]}"
                         ) from None
+                    submit(actor)  # its next shard first: the actor need not wait for the manifest
                     _record(shard, done, out_dir, manifest_path, settings, records)
                     pids.add(int(done["pid"]))
-                    submit(actor)
             deadline = time.monotonic() + 5.0  # the last chunks' reports may be on their way
             while reported < chunks and time.monotonic() < deadline:
                 time.sleep(0.05)
