@@ -119,6 +119,23 @@ def test_failing_fsync_keeps_old_file(tmp_path, monkeypatch) -> None:
     assert names(tmp_path) == ["out.bin"]
 
 
+def test_durable_false_renames_without_fsync(tmp_path, monkeypatch, umask) -> None:
+    umask(0o022)
+    target = tmp_path / "out.bin"
+    target.write_bytes(b"old")
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    with atomic_write(target, durable=False) as tmp:
+        tmp.write_bytes(b"new")
+        assert target.read_bytes() == b"old"
+    assert target.read_bytes() == b"new" and mode_of(target) == 0o644
+    assert synced == [] and names(tmp_path) == ["out.bin"]
+    with atomic_write(target) as tmp:  # the default: the file and the rename are fsync'd
+        tmp.write_bytes(b"newer")
+    assert len(synced) == 2
+
+
 def test_unusable_directory_is_one_line_error(tmp_path) -> None:
     (tmp_path / "file").write_text("not a directory")
     target = tmp_path / "file" / "out.bin"

@@ -72,29 +72,39 @@ def _fsync(path: Path, flags: int = os.O_RDONLY) -> None:
         os.close(fd)
 
 
-def _commit(tmp: Path, target: Path) -> None:
-    """Flush ``tmp`` to disk, give it the normal new-file mode and rename it onto ``target``."""
-    _fsync(tmp)
+def _commit(tmp: Path, target: Path, durable: bool = True) -> None:
+    """Flush ``tmp`` to disk (``durable``), give it the normal new-file mode and rename it onto
+    ``target``."""
+    if durable:
+        _fsync(tmp)
     os.chmod(tmp, new_file_mode())  # mkstemp makes 0600
     os.replace(tmp, target)
-    with contextlib.suppress(OSError):  # the rename itself; not every OS can fsync a directory
-        _fsync(target.parent, getattr(os, "O_DIRECTORY", 0) | os.O_RDONLY)
+    if durable:
+        with contextlib.suppress(OSError):  # the rename; not every OS can fsync a directory
+            _fsync(target.parent, getattr(os, "O_DIRECTORY", 0) | os.O_RDONLY)
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
+def atomic_write(
+    path: str | os.PathLike, suffix: str = ".tmp", durable: bool = True
+) -> Iterator[Path]:
     """Yield a temp path in ``path``'s directory; on success it replaces ``path``.
 
     Write the whole file to the yielded path (by name; the file exists and is empty). On a
     clean exit it is fsync'd, given mode ``0o666 & ~umask`` and ``os.replace``'d onto ``path``;
     on any exception it is removed and the exception re-raised, an ``OSError`` as
     :class:`OutputError` ("out.hdf5: cannot write (No space left on device)").
+
+    ``durable=False`` skips the fsyncs (of the file and of the rename): a killed process still
+    leaves the old file or the whole new one, but after a power loss or an OS crash the new
+    file may be short or zeros. Only for files whose writer checks them afterwards (the
+    ``embed-corpus`` shards: a resumed run re-hashes each against the manifest).
     """
     target = Path(path)
     tmp = _make_temp(target, suffix)
     try:
         yield tmp
-        _commit(tmp, target)
+        _commit(tmp, target, durable)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
