@@ -1040,7 +1040,6 @@ def _run(
                 ElmoWarning,
                 stacklevel=3,
             )
-        board = ray.remote(num_cpus=0)(_Board).remote()
         remote = ray.remote(num_cpus=threads, max_restarts=-1, max_task_retries=SHARD_RETRIES)
         actors = [
             remote(ShardEmbedWriter).remote(
@@ -1055,6 +1054,9 @@ def _run(
             )
             for _ in range(min(workers, len(todo)))
         ]
+        # after the workers: they take the worker processes Ray has started ahead (as many
+        # as CPUs), the board waits for a new one (it is first needed a chunk later)
+        board = ray.remote(num_cpus=0)(_Board).remote()
         meter = _Progress(sum(s.lines for s in todo), sum(s.tokens for s in todo), progress)
         chunks, reported = sum(len(s.chunks) for s in todo), 0
         newest: dict[str, int] = {}  # output shard -> its newest chunk reported
