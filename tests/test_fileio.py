@@ -191,3 +191,30 @@ def test_cli_embed_disk_full_is_one_line(tmp_path, monkeypatch) -> None:
     assert result.output.strip() == f"error: {out}: cannot write ({ENOSPC_TEXT})"
     assert out.read_bytes() == b"previous result"
     assert names(tmp_path) == ["in.txt", "out.hdf5"]
+
+
+def test_a_signal_whose_exception_is_swallowed_still_stops_the_commit(tmp_path) -> None:
+    """A signal handled inside ``__del__`` raises there, and Python only prints "Exception
+    ignored in ...": the work runs on, but the output must still not be committed."""
+    import signal
+
+    from elmokit.fileio import stop_on_signals
+
+    class SignalsWhenCollected:
+        def __del__(self) -> None:
+            os.kill(os.getpid(), signal.SIGTERM)
+            sum(range(1000))  # Python code after the kill: the handler runs in here
+
+    target = tmp_path / "out.bin"
+    target.write_bytes(b"old")
+    seen: list[int] = []
+    with pytest.raises(SystemExit) as stopped:
+        with stop_on_signals([signal.SIGTERM], before=seen.append):
+            with atomic_write(target) as tmp:
+                tmp.write_bytes(b"new")
+                SignalsWhenCollected()  # collected at once: the SystemExit is swallowed
+                assert seen == [signal.SIGTERM]  # the handler ran, the block goes on
+                tmp.write_bytes(b"newer")
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert target.read_bytes() == b"old" and names(tmp_path) == ["out.bin"]
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is restored

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from elmokit.errors import OutputError
@@ -72,9 +73,53 @@ def _fsync(path: Path, flags: int = os.O_RDONLY) -> None:
         os.close(fd)
 
 
+#: The signal a handler of :func:`stop_on_signals` has raised for, if any: Python swallows an
+#: exception raised inside a ``__del__`` or weakref callback ("Exception ignored in ..."), so
+#: a signal landing there would let the work run on; :func:`_commit` refuses to commit then.
+_pending_signal: int | None = None
+
+
+def raise_for_signal(signum: int) -> None:
+    """Record ``signum`` and raise what it means: ``KeyboardInterrupt`` for SIGINT, else
+    ``SystemExit(128 + signum)`` (a signal handler's body)."""
+    global _pending_signal
+    _pending_signal = signum
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def stop_on_signals(
+    kinds: Iterable[int], before: Callable[[int], None] | None = None
+) -> Iterator[None]:
+    """While the block runs (main thread only), each signal in ``kinds`` calls ``before(signum)``
+    and raises (:func:`raise_for_signal`); even if that exception is swallowed, no
+    :func:`atomic_write` in the block commits afterwards: it raises again instead."""
+    global _pending_signal
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if before is not None:
+            before(signum)
+        raise_for_signal(signum)
+
+    previous = {kind: signal.signal(kind, handler) for kind in kinds}
+    try:
+        yield
+    finally:
+        for kind, old in previous.items():
+            signal.signal(kind, old)
+        _pending_signal = None
+
+
 def _commit(tmp: Path, target: Path, durable: bool = True) -> None:
     """Flush ``tmp`` to disk (``durable``), give it the normal new-file mode and rename it onto
     ``target``."""
+    if _pending_signal is not None:  # its exception was swallowed on the way: raise it again
+        raise_for_signal(_pending_signal)
     if durable:
         _fsync(tmp)
     os.chmod(tmp, new_file_mode())  # mkstemp makes 0600

@@ -4,36 +4,27 @@ Imports torch only when the command runs (see :mod:`elmokit.cli`)."""
 
 from __future__ import annotations
 
-import contextlib
 import signal
-import threading
-from collections.abc import Iterator
 
 import click
 
 from elmokit.cli import LazyChoice
 
 
-@contextlib.contextmanager
-def terminate_cleanly() -> Iterator[None]:
+def terminate_cleanly():
     """While the block runs, SIGTERM (and SIGHUP) raise ``SystemExit(128 + signal)`` in the
-    main thread, as Ctrl-C raises KeyboardInterrupt: the output's temp file is removed on the
-    way out (:func:`elmokit.fileio.atomic_write`) instead of being left behind."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    main thread and Ctrl-C raises KeyboardInterrupt, so the output's temp file is removed on
+    the way out (:func:`elmokit.fileio.atomic_write`) instead of being left behind; should
+    Python swallow that exception (a signal landing in a ``__del__`` or weakref callback), the
+    output is still not committed (:func:`elmokit.fileio.stop_on_signals`)."""
+    from elmokit.fileio import stop_on_signals
 
-    def stop(signum, frame):
-        click.echo(f"terminated ({signal.Signals(signum).name}); output not written", err=True)
-        raise SystemExit(128 + signum)
+    def say(signum: int) -> None:
+        if signum != signal.SIGINT:
+            click.echo(f"terminated ({signal.Signals(signum).name}); output not written", err=True)
 
-    kinds = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
-    previous = {kind: signal.signal(kind, stop) for kind in kinds}
-    try:
-        yield
-    finally:
-        for kind, handler in previous.items():
-            signal.signal(kind, handler)
+    kinds = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    return stop_on_signals(kinds, before=say)
 
 
 def load_model(model: str | None, options_file: str | None, weight_file: str | None, **kwargs):
