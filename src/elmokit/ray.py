@@ -609,8 +609,8 @@ class _ShardWriter:
         self.path, self.dim, self.first_line = path, dim, first_line
         self._stack = contextlib.ExitStack()
         # no fsync: the manifest records the shard's SHA-256 and a resumed run re-hashes it,
-        # so a shard lost to a power cut is redone (an fsync per shard cost ~15-20 ms of a
-        # worker's wall time here, ~1.5% with the small shards of a small corpus)
+        # so a shard lost to a power cut is redone (an fsync per shard is a disk wait in
+        # every worker, most felt with the small shards of a small corpus)
         self._tmp = self._stack.enter_context(atomic_write(path, durable=False))
         self.count = 0
         try:
