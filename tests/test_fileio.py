@@ -193,7 +193,7 @@ def test_cli_embed_disk_full_is_one_line(tmp_path, monkeypatch) -> None:
     assert names(tmp_path) == ["in.txt", "out.hdf5"]
 
 
-def test_a_signal_whose_exception_is_swallowed_still_stops_the_commit(tmp_path) -> None:
+def test_a_signal_whose_exception_is_swallowed_still_stops_the_commit(tmp_path, capfd) -> None:
     """A signal handled inside ``__del__`` raises there, and Python only prints "Exception
     ignored in ...": the work runs on, but the output must still not be committed."""
     import signal
@@ -216,5 +216,6 @@ def test_a_signal_whose_exception_is_swallowed_still_stops_the_commit(tmp_path) 
                 assert seen == [signal.SIGTERM]  # the handler ran, the block goes on
                 tmp.write_bytes(b"newer")
     assert stopped.value.code == 128 + signal.SIGTERM
+    assert "Exception ignored" not in capfd.readouterr().err  # not printed: raised again
     assert target.read_bytes() == b"old" and names(tmp_path) == ["out.bin"]
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is restored

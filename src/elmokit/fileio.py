@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -106,13 +107,28 @@ def stop_on_signals(
             before(signum)
         raise_for_signal(signum)
 
+    def unraisable(info) -> None:  # the swallowed exception: raised again later, not printed
+        if _pending_signal is None or not isinstance(
+            info.exc_value, KeyboardInterrupt | SystemExit
+        ):
+            hook(info)
+
     previous = {kind: signal.signal(kind, handler) for kind in kinds}
+    hook, sys.unraisablehook = sys.unraisablehook, unraisable
     try:
         yield
     finally:
         for kind, old in previous.items():
             signal.signal(kind, old)
+        sys.unraisablehook = hook
         _pending_signal = None
+
+
+def raise_pending_signal() -> None:
+    """Raise again a signal whose exception was swallowed (see :func:`stop_on_signals`); for
+    loops to call at safe points, so the work stops soon instead of running to the commit."""
+    if _pending_signal is not None:
+        raise_for_signal(_pending_signal)
 
 
 def _commit(tmp: Path, target: Path, durable: bool = True) -> None:

@@ -195,7 +195,10 @@ class GuardedFile(io.RawIOBase):
         super().close()
 
     def check(self) -> None:
-        """Raise the first write error, if any."""
+        """Raise the first write error, if any (and a signal whose exception was swallowed)."""
+        from elmokit.fileio import raise_pending_signal
+
+        raise_pending_signal()
         if self.error is not None:
             raise self.error
 
