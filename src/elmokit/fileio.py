@@ -134,8 +134,7 @@ def raise_pending_signal() -> None:
 def _commit(tmp: Path, target: Path, durable: bool = True) -> None:
     """Flush ``tmp`` to disk (``durable``), give it the normal new-file mode and rename it onto
     ``target``."""
-    if _pending_signal is not None:  # its exception was swallowed on the way: raise it again
-        raise_for_signal(_pending_signal)
+    raise_pending_signal()  # its exception was swallowed on the way: raise it again
     if durable:
         _fsync(tmp)
     os.chmod(tmp, new_file_mode())  # mkstemp makes 0600

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, BinaryIO
 import numpy as np
 
 from elmokit.errors import InputError, OutputError
-from elmokit.fileio import describe
+from elmokit.fileio import describe, raise_pending_signal
 from elmokit.layers import OUTPUT_FORMATS, select_output
 from elmokit.tokenize import DEFAULT_TOKENIZE, split_text
 
@@ -196,8 +196,6 @@ class GuardedFile(io.RawIOBase):
 
     def check(self) -> None:
         """Raise the first write error, if any (and a signal whose exception was swallowed)."""
-        from elmokit.fileio import raise_pending_signal
-
         raise_pending_signal()
         if self.error is not None:
             raise self.error
