@@ -59,7 +59,18 @@ def vocab(corpus, output, min_count, max_size, tokenizer):
 @click.option("--unroll", type=int, default=None, help="[default: 20]")
 @click.option("--optimizer", type=click.Choice(["adagrad", "adam"]), default=None,
               help="[default: adagrad]")  # fmt: skip
-@click.option("--lr", type=float, default=None, help="default 0.2 (adagrad) / 0.001 (adam)")
+@click.option("--lr", type=float, default=None,
+              help="default 0.2 (adagrad) / 0.001 (adam); a schedule's peak")  # fmt: skip
+@click.option("--lr-schedule", type=click.Choice(["constant", "linear", "cosine"]), default=None,
+              help="linear / cosine: decay the lr to --min-lr by --decay-tokens "
+              "[default: constant]")  # fmt: skip
+@click.option("--warmup-tokens", type=int, default=None,
+              help="raise the lr linearly from 0 over the run's first N tokens [default: 0]")  # fmt: skip
+@click.option("--decay-tokens", type=int, default=None,
+              help="linear / cosine: reach --min-lr after N tokens of the run "
+              "[default: --max-tokens]")  # fmt: skip
+@click.option("--min-lr", type=float, default=None,
+              help="where linear / cosine end [default: 0]")  # fmt: skip
 @click.option("--clip", type=float, default=None, help="[default: 10.0]")
 @click.option("--dropout", type=float, default=None, help="[default: 0.1]")
 @click.option("--n-negative", type=int, default=None, help="[default: 4096]")
@@ -84,7 +95,8 @@ def vocab(corpus, output, min_count, max_size, tokenizer):
               help="whitespace: one pre-tokenized sentence per line; elmokit: raw text, "
               "elmokit.tokenize.tokenize [default: whitespace]")  # fmt: skip
 def train(corpus, vocab_file, config, out, init_from, max_tokens, epochs, max_steps, max_minutes,
-          batch_size, unroll, optimizer, lr, clip, dropout, n_negative, seed, device, bf16,
+          batch_size, unroll, optimizer, lr, lr_schedule, warmup_tokens, decay_tokens, min_lr,
+          clip, dropout, n_negative, seed, device, bf16,
           threads, checkpoint_minutes, snapshot_tokens, log_every, resume, no_progress, tokenizer):  # fmt: skip
     """Train a biLM (forward + backward LM, sampled softmax, truncated BPTT) into OUT."""
     from elmokit.training.train import TrainConfig, init_distributed, torchrun_world_size
@@ -94,7 +106,8 @@ def train(corpus, vocab_file, config, out, init_from, max_tokens, epochs, max_st
         corpus=list(corpus) or None, vocab=vocab_file, out=out, config=config, init_from=init_from,
         max_tokens=max_tokens, epochs=epochs, max_steps=max_steps, max_minutes=max_minutes,
         batch_size=batch_size, unroll=unroll, tokenizer=tokenizer, seed=seed,
-        optimizer=optimizer, lr=lr,
+        optimizer=optimizer, lr=lr, lr_schedule=lr_schedule, warmup_tokens=warmup_tokens,
+        decay_tokens=decay_tokens, min_lr=min_lr,
         clip=clip, dropout=dropout, n_negative=n_negative, device=device, bf16=bf16,
         threads=threads, checkpoint_minutes=checkpoint_minutes, snapshot_tokens=snapshot_tokens,
         log_every=log_every,

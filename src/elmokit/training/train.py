@@ -65,7 +65,11 @@ class TrainConfig:
     seed: int | None = None  # default 0
     # optimisation (bilm-tf: Adagrad lr 0.2, clip 10, dropout 0.1, 8192 negatives)
     optimizer: str | None = None  # default "adagrad"
-    lr: float | None = None  # default 0.2 with adagrad, 0.001 with adam
+    lr: float | None = None  # default 0.2 with adagrad, 0.001 with adam (the peak of a schedule)
+    lr_schedule: str | None = None  # default "constant"; "linear" / "cosine" decay to min_lr
+    warmup_tokens: int | None = None  # default 0: the lr rises linearly from 0 over these tokens
+    decay_tokens: int | None = None  # linear/cosine: reach min_lr here (default: max_tokens)
+    min_lr: float | None = None  # default 0.0: where linear/cosine end (and stay)
     clip: float | None = None  # default 10.0
     dropout: float | None = None  # default 0.1
     n_negative: int | None = None  # default 4096
@@ -93,17 +97,53 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.lr_schedule is not None and self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"lr_schedule {self.lr_schedule!r} must be one of {LR_SCHEDULES}")
+        for name in ("warmup_tokens", "decay_tokens", "min_lr"):
+            if getattr(self, name) is not None and getattr(self, name) < 0:
+                raise ConfigError(f"{name} must not be negative, got {getattr(self, name)}")
+        if self.lr_schedule in ("linear", "cosine"):
+            decay = self.decay_tokens if self.decay_tokens is not None else self.max_tokens
+            if decay is None and not self.resume:  # a resumed run has it in its checkpoint
+                raise ConfigError(f"lr_schedule {self.lr_schedule!r}: give decay_tokens (or "
+                                  "max_tokens) — the tokens over which the lr decays")  # fmt: skip
+            if decay is not None and decay <= (self.warmup_tokens or 0):
+                raise ConfigError(f"decay_tokens ({decay}) must be more than "
+                                  f"warmup_tokens ({self.warmup_tokens or 0})")  # fmt: skip
+        if None not in (self.min_lr, self.lr) and self.min_lr > self.lr:
+            raise ConfigError(f"min_lr ({self.min_lr}) must not exceed lr ({self.lr})")
 
 
 # settings a resumed run takes from the checkpoint (the rest, e.g. when to stop, from the call)
 _FROZEN = ("corpus", "vocab", "config", "init_from", "batch_size", "unroll", "tokenizer", "seed",
-           "optimizer", "lr", "clip", "dropout", "n_negative", "bf16")  # fmt: skip
+           "optimizer", "lr", "clip", "dropout", "n_negative", "bf16", "lr_schedule",
+           "warmup_tokens", "decay_tokens", "min_lr")  # fmt: skip
 # their defaults for a new run (corpus and vocab have none; init_from None is "no fine-tuning")
 _DEFAULTS = {"config": "tiny", "batch_size": 64, "unroll": 20, "tokenizer": "whitespace",
              "seed": 0, "optimizer": "adagrad", "clip": 10.0, "dropout": 0.1,
-             "n_negative": 4096, "bf16": False}  # fmt: skip
+             "n_negative": 4096, "bf16": False, "lr_schedule": "constant", "warmup_tokens": 0,
+             "min_lr": 0.0}  # fmt: skip
+# frozen settings added after checkpoints were first written: an older checkpoint ran with these
+_ADDED = {"lr_schedule": "constant", "warmup_tokens": 0, "decay_tokens": None, "min_lr": 0.0}
 _DEFAULT_LR = {"adagrad": 0.2, "adam": 1e-3}
+LR_SCHEDULES = ("constant", "linear", "cosine")
 _PATHS = ("corpus", "vocab", "config", "init_from")  # compared as absolute paths
+
+
+def learning_rate(cfg: TrainConfig, tokens: int) -> float:
+    """The learning rate of the step that starts after ``tokens`` tokens of this run: a linear
+    warm-up from 0 over ``warmup_tokens``, then ``lr`` (constant) or a linear / half-cosine
+    decay from ``lr`` to ``min_lr`` at ``decay_tokens``, ``min_lr`` after that."""
+    warmup = cfg.warmup_tokens or 0
+    if tokens < warmup:
+        return cfg.lr * (tokens + 1) / (warmup + 1)
+    if cfg.lr_schedule in (None, "constant"):
+        return cfg.lr
+    low = cfg.min_lr or 0.0
+    done = min(1.0, (tokens - warmup) / (cfg.decay_tokens - warmup))
+    if cfg.lr_schedule == "linear":
+        return cfg.lr + (low - cfg.lr) * done
+    return low + (cfg.lr - low) * 0.5 * (1.0 + math.cos(math.pi * done))
 
 
 # ---------------------------------------------------------------------- settings
@@ -144,13 +184,16 @@ def _effective_config(cfg: TrainConfig, ckpt_file: Path, ckpt: dict | None) -> T
                               "run takes them from its checkpoint)")  # fmt: skip
         frozen = {key: value for key, value in _DEFAULTS.items() if getattr(cfg, key) is None}
     else:
-        saved = ckpt["train_config"]
+        saved = {**_ADDED, **ckpt["train_config"]}
         for key in _FROZEN:
             given = getattr(cfg, key)
             if given is not None and not _same_setting(key, given, saved[key]):
                 raise ConfigError(f"{ckpt_file} was trained with {_as_flag(key, saved[key])}; "
                                   f"{_as_flag(key, given)} contradicts it (drop it to resume)")  # fmt: skip
         frozen = {key: saved[key] for key in _FROZEN}
+    if ckpt is None and frozen.get("lr_schedule", cfg.lr_schedule) != "constant":
+        if cfg.decay_tokens is None:  # a new run decays over the tokens it is asked to train
+            frozen["decay_tokens"] = cfg.max_tokens
     effective = replace(cfg, **frozen)
     if effective.lr is None:
         effective.lr = _DEFAULT_LR[effective.optimizer]
@@ -395,6 +438,9 @@ def _train_step(run: Run, batch: Batch) -> tuple[torch.Tensor, ...]:
                                        generator=run.sampler)  # fmt: skip
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    lr = learning_rate(run.cfg, run.tokens)
+    for group in run.optimizer.param_groups:
+        group["lr"] = lr
     if run.world > 1:
         _average_gradients(run.lm, run.world)
     grad_norm = torch.nn.utils.clip_grad_norm_(run.lm.parameters(), run.cfg.clip)
@@ -410,7 +456,8 @@ def _log_window(run: Run, window: _Window, grad_norm: torch.Tensor, n: int, log,
            "ppl": round(math.exp(min(mean, 50)), 3),
            "fwd_ppl": round(math.exp(min(fwd, 50)), 3),
            "bwd_ppl": round(math.exp(min(bwd, 50)), 3),
-           "grad_norm": round(float(grad_norm), 4), "elapsed_s": round(run.seconds(), 1),
+           "grad_norm": round(float(grad_norm), 4), "lr": run.optimizer.param_groups[0]["lr"],
+           "elapsed_s": round(run.seconds(), 1),
            "tokens_per_s": round(window.n * n / (time.time() - window.start), 1)}  # fmt: skip
     log.write(json.dumps(row) + "\n")
     log.flush()
