@@ -327,8 +327,9 @@ class ManyLangsTokenEncoder(nn.Module):
             parts.append(h)
         return self.projection(torch.cat(parts, dim=-1))  # (N, word_dim + F) -> (N, P)
 
-    def encode_words(self, char_ids: torch.Tensor) -> torch.Tensor:
-        """(N, M) elmokit char ids -> (N, projection_dim), like ``CharCNN.encode_words``."""
+    def encode_words(self, char_ids: torch.Tensor, min_rows: int = 1) -> torch.Tensor:
+        """(N, M) elmokit char ids -> (N, projection_dim), like ``CharCNN.encode_words``
+        (``min_rows`` is accepted for that signature: every product here has all N rows)."""
         return self.encode_tokens([decode_token(row) for row in char_ids.cpu().numpy()])
 
     def forward(self, char_ids: torch.Tensor) -> torch.Tensor:

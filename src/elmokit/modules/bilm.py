@@ -97,8 +97,12 @@ class CharCNN(nn.Module):
         flat = char_ids.reshape(-1, max_chars)  # (B*T, 50)
         return self.encode_words(flat).reshape(batch, timesteps, -1)
 
-    def encode_words(self, char_ids: torch.Tensor) -> torch.Tensor:
-        """(N, 50) char ids of N words -> (N, projection_dim)."""
+    def encode_words(self, char_ids: torch.Tensor, min_rows: int = 1) -> torch.Tensor:
+        """(N, 50) char ids of N words -> (N, projection_dim). Words are convolved in groups of
+        similar length; ``min_rows`` pads each group to at least that many words (repeating
+        its last), so that no GEMM has fewer than ``min_rows`` rows: CPU kernels take another
+        path for a few rows (on AVX2 AMD EPYC: fewer than 12, not a multiple of 4), which
+        changes a word's vector in its last bits (the engine's word invariance needs this)."""
         n_words, max_chars = char_ids.shape
         # positions a word needs: its non-PAD ids plus one all-PAD window of the widest filter
         used = ((char_ids != 0) & (char_ids != PAD_ID)).sum(1)  # (N,)
@@ -110,7 +114,10 @@ class CharCNN(nn.Module):
             lower = bound
             if rows.numel():
                 length = int(need[rows].max())
-                pieces.append(self._filters(char_ids[rows, :length]))  # (n, n_filters)
+                group = char_ids[rows, :length]
+                if len(rows) < min_rows:
+                    group = torch.cat([group, group[-1:].expand(min_rows - len(rows), -1)])
+                pieces.append(self._filters(group)[: len(rows)])  # (n, n_filters)
                 index.append(rows)
         if len(pieces) == 1:
             token = pieces[0]
