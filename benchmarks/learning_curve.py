@@ -77,6 +77,10 @@ def main() -> None:
     parser.add_argument("--merge", type=Path, nargs="*", default=[],
                         help="rows of earlier runs of this script (--json files) to put in the "
                              "plot with these")
+    parser.add_argument("--history", type=Path,
+                        help="a --json file of earlier rows kept in the repository (e.g. "
+                             "benchmarks/results/en-small-learning-curve.json): plotted with "
+                             "these, and these rows are appended to it")
     parser.add_argument("--plot", type=Path, help="write a PNG: tokens vs perplexity and POS")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -116,6 +120,10 @@ def main() -> None:
               f"{row['pos_unseen']:7.4f}   ({time.perf_counter() - start:.0f} s)", flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    if args.history:
+        earlier = json.loads(args.history.read_text()) if args.history.is_file() else []
+        args.history.write_text(json.dumps(earlier + rows, indent=1) + "\n")
+        rows = earlier + rows
     if args.plot:
         for extra in args.merge:
             rows += json.loads(extra.read_text())

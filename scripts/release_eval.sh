@@ -8,7 +8,9 @@
 #
 # CHECKPOINT: ship that file instead of RUN_DIR/checkpoint.pt, e.g. the average of the run's
 # last snapshots (elmokit average-checkpoints RUN/snapshots/tokens-A.pt ... -o avg.pt); then
-# give LC_ARGS (the learning-curve rows) too.
+# give LC_ARGS (the learning-curve rows) too. The learning curve's earlier rows come from
+# HISTORY (default benchmarks/results/en-small-learning-curve.json), which gains this release's
+# rows: commit it with the weights.
 # OFFSET_TOKENS: tokens the run's starting weights had seen (its --init-from), added in the
 # learning-curve rows. Writes out/release/*; `python scripts/card_tables.py --run RUN --offset
 # OFFSET_TOKENS` prints the card's tables from it; paste the figures into
@@ -21,6 +23,7 @@ PY="${PY:-.venv/bin/python}"
 E="$PY -m elmokit.cli"
 OUT="out/release"
 MODEL_DIR="src/elmokit/models/en-small"
+HISTORY="${HISTORY:-benchmarks/results/en-small-learning-curve.json}"
 mkdir -p "$OUT"
 
 $E export "$CKPT" "$OUT/export" --dtype float16
@@ -49,9 +52,11 @@ cat "$OUT/tokens.json"
   $PY benchmarks/word_vectors.py --model en-small --threads 1 $W2V > "$OUT/word_vectors.md"
   # LC_ARGS: which checkpoints (default: the run and all its snapshots); e.g. the run folder
   # and only the newer snapshot files, with --merge of an earlier --json for the rest
+  # the rows measured at earlier releases live in the repository (HISTORY); this release's rows
+  # are appended to it and the plot shows them all
   $PY benchmarks/learning_curve.py ${LC_ARGS:-"$RUN" --snapshots} --offset-tokens "$OFFSET" \
-    --threads 1 --json "$OUT/learning_curve.json" --plot "$OUT/learning_curve.png" \
-    > "$OUT/learning_curve.md"
+    --threads 1 --json "$OUT/learning_curve.json" --history "$HISTORY" \
+    --plot "$OUT/learning_curve.png" > "$OUT/learning_curve.md"
 ) > "$OUT/lane2.log" 2>&1 &
 wait
 cp -r out/downstream-tables "$OUT/"
