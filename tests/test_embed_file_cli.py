@@ -169,4 +169,4 @@ def test_cli_bucket_batches_changes_speed_not_output(tmp_path):
     assert sorted(outputs["1"], key=int) == [str(i) for i in range(40)]
     for key, value in outputs["1"].items():
         assert value.shape == (3, len(lines[int(key)].split()), 32)
-        np.testing.assert_allclose(outputs["8"][key], value, atol=1e-6, rtol=0)
+        np.testing.assert_allclose(outputs["8"][key], value, atol=1e-6, rtol=1e-5)

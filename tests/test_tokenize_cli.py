@@ -87,7 +87,9 @@ def test_every_entry_point_splits_strings_the_same_way(tiny_elmo, tmp_path):
         for where, vectors in got.items():
             assert [v.shape for v in vectors] == [w.shape for w in want], (how, where)
             for v, w in zip(vectors, want, strict=True):
-                np.testing.assert_allclose(v, w, atol=1e-6, err_msg=f"{how}: {where}")
+                # float noise only: batch composition changes GEMM paths in the last bits
+                # (seen 1.4e-6 on values ~2.9 on an AMD EPYC); a wrong split is far off
+                np.testing.assert_allclose(v, w, rtol=1e-5, atol=1e-5, err_msg=f"{how}: {where}")
         lengths = tiny_elmo.signatures(RAW, **kw)["sequence_len"]
         assert lengths.tolist() == [len(split_text(t, how)) for t in RAW]
         pooled = tiny_elmo.sentence_vectors(RAW, layer=2, **kw)
