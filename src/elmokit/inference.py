@@ -28,6 +28,7 @@ Same model, same numbers as ``BiLM.forward`` (the parity path), less work:
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -65,12 +66,20 @@ def native_bf16() -> bool:
         return _cpu_flag("amx_bf16")
 
 
-def _cpu_flag(flag: str) -> bool:
+@functools.cache
+def _cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags from /proc/cpuinfo (read once; empty where there is none)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            return any(flag in line.split() for line in cpuinfo if line.startswith("flags"))
+            return frozenset(
+                flag for line in cpuinfo if line.startswith("flags") for flag in line.split()
+            )
     except OSError:
-        return False
+        return frozenset()
+
+
+def _cpu_flag(flag: str) -> bool:
+    return flag in _cpu_flags()
 
 
 def fast_kind() -> str:
@@ -86,9 +95,6 @@ def _int8_needs_reduced_range() -> bool:
     full 8-bit range cost the LSTM layers' outputs up to 6% cosine. With VNNI (AVX512-VNNI or
     AVX-VNNI) the sums are int32 and the full range is kept."""
     return not (_cpu_flag("avx512_vnni") or _cpu_flag("avx_vnni"))
-
-
-REDUCE_RANGE = _int8_needs_reduced_range()
 
 
 def _prepack_int8(weight: torch.Tensor, bias: torch.Tensor | None = None):
@@ -292,6 +298,7 @@ class _Cell:
         if kind == "int8":
             self.q_in = _prepack_int8(weights[0], bias)  # bias added by the product
             self.q_h, self.q_p = _prepack_int8(weights[1]), _prepack_int8(weights[2])
+            self.reduce_range = _int8_needs_reduced_range()
             return
         if kind == "fp32":
             for weight in weights:
@@ -307,18 +314,19 @@ class _Cell:
     # the three products of a step, into preallocated outputs
     def _input_product(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         if self.kind == "int8":
-            return out.copy_(torch.ops.quantized.linear_dynamic(x, self.q_in, REDUCE_RANGE))
+            return out.copy_(torch.ops.quantized.linear_dynamic(x, self.q_in, self.reduce_range))
         return torch.addmm(self.bias, x, self.w_in, out=out)
 
     def _add_recurrent(self, h: torch.Tensor, gates: torch.Tensor) -> None:
         if self.kind == "int8":
-            gates.add_(torch.ops.quantized.linear_dynamic(h, self.q_h, REDUCE_RANGE))
+            gates.add_(torch.ops.quantized.linear_dynamic(h, self.q_h, self.reduce_range))
         else:
             gates.addmm_(h, self.w_h)
 
     def _project(self, hidden: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         if self.kind == "int8":
-            return out.copy_(torch.ops.quantized.linear_dynamic(hidden, self.q_p, REDUCE_RANGE))
+            product = torch.ops.quantized.linear_dynamic(hidden, self.q_p, self.reduce_range)
+            return out.copy_(product)
         return torch.mm(hidden, self.w_p, out=out)
 
     def run(
