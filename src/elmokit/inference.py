@@ -441,10 +441,9 @@ class InferenceEngine:
         A batch's vector of a word normally depends on the batch in its last bits (~1e-6):
         CPU GEMM kernels take another path for a few rows. With invariance on, every char-CNN
         call of fewer than 32 words is padded to 32, and so is each group of similar-length
-        words inside it (a little more work for tiny batches), and
-        this is *checked* here on probe words of every length: encoded all at once, one at a
-        time and in shuffled groups of 2, 5 and 7, they must agree bit for bit, else invariance stays
-        off. Callers that need outputs to be a pure function of their input (``embed-corpus``
+        words inside it (a little more work for tiny batches), and this is *checked* here on
+        probe words of every length: encoded all at once, one at a time and in shuffled groups
+        of 2, 5 and 7, they must agree bit for bit, else invariance stays off. Callers that need outputs to be a pure function of their input (``embed-corpus``
         shards) then keep the word cache instead of clearing it."""
         with self._lock, torch.inference_mode():
             self._prepare()

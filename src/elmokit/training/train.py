@@ -123,8 +123,10 @@ _DEFAULTS = {"config": "tiny", "batch_size": 64, "unroll": 20, "tokenizer": "whi
              "seed": 0, "optimizer": "adagrad", "clip": 10.0, "dropout": 0.1,
              "n_negative": 4096, "bf16": False, "lr_schedule": "constant", "warmup_tokens": 0,
              "min_lr": 0.0}  # fmt: skip
-# frozen settings added after checkpoints were first written: an older checkpoint ran with these
-_ADDED = {"lr_schedule": "constant", "warmup_tokens": 0, "decay_tokens": None, "min_lr": 0.0}
+# frozen settings added after checkpoints were first written: an older checkpoint lacks them
+# and ran as their defaults do (decay_tokens: None)
+_ADDED = {key: _DEFAULTS.get(key) for key in ("lr_schedule", "warmup_tokens", "decay_tokens",
+                                              "min_lr")}  # fmt: skip
 _DEFAULT_LR = {"adagrad": 0.2, "adam": 1e-3}
 LR_SCHEDULES = ("constant", "linear", "cosine")
 _PATHS = ("corpus", "vocab", "config", "init_from")  # compared as absolute paths
