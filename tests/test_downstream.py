@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -195,6 +196,19 @@ def test_classify_cli(tmp_path):
         "glove",
         "elmo:2",
     ]
+    # each logistic regression's C: chosen by 5-fold CV (5 texts per label) from the grid
+    from elmokit.downstream.features import C_GRID_DENSE, C_GRID_SPARSE
+
+    header = [c.strip() for c in lines[0].split("|")[1:-1]]
+    rows = {ln.split("|")[1].strip(): [c.strip() for c in ln.split("|")[1:-1]] for ln in lines}
+    col = header.index("C")
+    assert rows["majority"][col] == ""
+    assert float(rows["tfidf"][col]) in C_GRID_SPARSE
+    assert float(rows["glove"][col]) in C_GRID_DENSE and float(rows["elmo:2"][col]) in C_GRID_DENSE
+    fixed = CliRunner().invoke(main, args + ["--C", "0.5", "--json"])
+    assert fixed.exit_code == 0, fixed.output
+    report = json.loads(fixed.output[fixed.output.index("{") :])
+    assert [r["C"] for r in report["rows"]] == ["", "0.5", "0.5", "0.5"]
     res = CliRunner().invoke(main, args[:3] + ["--text-col", "text"])
     assert res.exit_code == 1
     assert "train.csv: no column 'text'" in res.output and "columns: review, score" in res.output
@@ -278,3 +292,45 @@ def test_elmo_vectorizer_follows_the_tokenization_rule(tiny_elmo):
     np.testing.assert_allclose(split, tiny_elmo.sentence_vectors(texts), rtol=1e-5, atol=1e-6)
     assert not np.allclose(raw, split)  # "Do n't panic , ..." vs "Don't panic, ..."
     assert ElmoVectorizer(tokenize="elmokit").get_params()["tokenize"] == "elmokit"
+
+
+def _shrinkage_data(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Two near-copies of one feature; the label is the sign of their difference. Strong L2
+    shrinks the weights toward the features' common direction, which says nothing about the
+    label, so a small C fails here and a large one does not."""
+    x0 = rng.normal(size=n)
+    noise = rng.normal(scale=0.1, size=n)
+    return np.c_[x0, x0 + noise], np.where(noise > 0, "a", "b")
+
+
+def test_classifier_c_is_chosen_by_cross_validation():
+    from elmokit.downstream.features import C_GRID_DENSE, fit_score
+
+    rng = np.random.default_rng(0)
+    X_train, y_train = _shrinkage_data(200, rng)
+    X_test, y_test = _shrinkage_data(200, rng)
+    acc, f1, c = fit_score(X_train, y_train, X_test, y_test)  # C="auto"
+    assert c in C_GRID_DENSE and c >= 1.0
+    assert acc > 0.9 and f1 > 0.9
+    small = fit_score(X_train, y_train, X_test, y_test, C=0.001)
+    assert small[2] == 0.001 and small[0] < acc - 0.2  # the C given is the C used
+    # with fewer than 2 texts of a label there are no folds: "auto" falls back to 0.1
+    a, b = np.flatnonzero(y_train == "a"), np.flatnonzero(y_train == "b")
+    few = np.r_[a[:5], b[:1]]
+    assert fit_score(X_train[few], y_train[few], X_test, y_test)[2] == 0.1
+
+
+@pytest.mark.parametrize("bad", ["abc", "0", "-1", "nan"])
+def test_bad_c_is_a_clear_error(tmp_path, bad):
+    from elmokit.downstream.features import parse_c
+
+    with pytest.raises(InputError, match="C must be 'auto' or a positive number"):
+        parse_c(bad)
+    train = _write_csv(tmp_path / "train.csv", TEXTS, LABELS)
+    res = CliRunner().invoke(
+        main,
+        ["classify", str(train), str(train), "--text-col", "review", "--label-col", "score",
+         "--features", "tfidf", "--C", bad],
+    )  # fmt: skip
+    assert res.exit_code == 1
+    assert res.output.strip().splitlines()[-1].startswith("error: C must be 'auto'")

@@ -60,6 +60,14 @@ def _features(value: str) -> list[str]:
 @click.option(
     "--classifier", type=click.Choice(["logreg", "mlp"]), default="logreg", show_default=True
 )
+@click.option(
+    "--C",
+    "C",
+    default="auto",
+    show_default=True,
+    help="The logistic regression's inverse L2 strength, or 'auto': chosen per feature set "
+    "by 5-fold cross-validation on the training texts (the table's C column).",
+)
 @click.option("--model", default=None, help="ELMo model name or directory (default: bundled).")
 @click.option(
     "--glove",
@@ -93,6 +101,7 @@ def classify(
     label_col,
     features,
     classifier,
+    C,
     model,
     glove,
     word2vec,
@@ -126,6 +135,7 @@ def classify(
         word2vec=word2vec,
         tokenize=tokenize,
         progress=_progress(quiet),
+        C=C,
     )
     click.echo(json.dumps(report.as_dict(), indent=1) if as_json else str(report))
 
@@ -347,6 +357,14 @@ def plot(
     "set alike (default: whole texts).",
 )
 @click.option(
+    "--C",
+    "C",
+    default="auto",
+    show_default=True,
+    help="The classifiers' inverse L2 strength, or 'auto': chosen per feature set by "
+    "5-fold cross-validation on the training texts.",
+)
+@click.option(
     "--json",
     "json_out",
     type=click.Path(dir_okay=False),
@@ -365,6 +383,7 @@ def evaluate(
     cls_train,
     cls_test,
     max_tokens,
+    C,
     json_out,
     quiet,
 ):
@@ -386,6 +405,7 @@ def evaluate(
         [t.strip() for t in tasks.split(",") if t.strip()],
         log=_log(quiet),
         progress=_progress(quiet),
+        C=C,
     )
     if json_out:
         Path(json_out).write_text(json.dumps(report, indent=1))

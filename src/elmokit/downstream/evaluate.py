@@ -243,17 +243,22 @@ def evaluate(
     tasks: Sequence[str] = ("pos", "classify", "senses"),
     log: Log = None,
     progress: bool | None = None,
+    C: float | str = "auto",
 ) -> dict[str, Any]:
     """Run the tasks -> ``{"model": name, "pos": rows, "finefoods": rows, "spam": rows,
     "senses": rows}`` (rows: dicts, see :func:`format_report`). ``progress``: bars while the
     biLM runs (None: on a terminal). The review and spam texts are raw text: ELMo reads them
-    split by ``elmokit.tokenize`` (``tokenize="elmokit"``); Brown is already tokenized."""
+    split by ``elmokit.tokenize`` (``tokenize="elmokit"``); Brown is already tokenized.
+    ``C``: the classifiers' logistic-regression C, or ``"auto"`` (chosen per feature set by
+    5-fold cross-validation on the training texts; each row says which)."""
     from pathlib import Path
 
     from elmokit.downstream.data import read_brown, read_labeled_csv
+    from elmokit.downstream.features import parse_c
     from elmokit.downstream.sklearn import shared_model
     from elmokit.errors import InputError
 
+    C = parse_c(C)
     data_dir = Path(data_dir)
     elmo = shared_model(model)
     static = load_static(glove, word2vec)
@@ -303,9 +308,15 @@ def evaluate(
                 max_tokens=max_tokens,
                 tokenize="elmokit",
                 progress=progress,
+                C=C,
             )
             report[name] = [r.as_dict() for r in rows]
-            report[f"{name}_sizes"] = {"train": len(tr), "test": len(te), "max_tokens": max_tokens}
+            report[f"{name}_sizes"] = {
+                "train": len(tr),
+                "test": len(te),
+                "max_tokens": max_tokens,
+                "C": C,
+            }
     if "senses" in tasks:
         report["senses"] = sense_check(elmo, static, log)
     return report
@@ -330,8 +341,10 @@ def format_report(report: dict[str, Any]) -> str:
     ):
         if name in report:
             s = report[f"{name}_sizes"]
+            c = s.get("C", 0.1)  # reports written before C was recorded used 0.1
+            how = "C by 5-fold cross-validation" if c == "auto" else f"C {c:g}"
             parts.append(
-                f"\n## {title}: logistic regression on mean-pooled vectors "
+                f"\n## {title}: logistic regression ({how}) on mean-pooled vectors "
                 f"({s['train']} train / {s['test']} test; "
                 f"{describe_cut(s.get('max_tokens'))}, for every feature set)\n"
             )

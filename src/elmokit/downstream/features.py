@@ -61,17 +61,62 @@ def make_features(
     raise InputError(f"unknown feature set {spec!r} (use {FEATURE_HELP})")
 
 
-def make_classifier(name: str = "logreg", sparse: bool = False, seed: int = 0) -> Any:
+# The regularisation grids C="auto" searches (inverse L2 strength): dense features are
+# standardised first, so one grid serves GloVe's 50 dimensions and ELMo's 768 alike.
+C_GRID_DENSE = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+C_GRID_SPARSE = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+CV_FOLDS = 5
+
+
+def parse_c(value: str | float | None) -> float | str:
+    """``"auto"`` / None -> ``"auto"``; a positive number (or its text) -> that float."""
+    if value is None or value == "auto":
+        return "auto"
+    try:
+        c = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"C must be 'auto' or a positive number, got {value!r}") from None
+    if not c > 0:
+        raise InputError(f"C must be 'auto' or a positive number, got {value!r}")
+    return c
+
+
+def make_classifier(
+    name: str = "logreg",
+    sparse: bool = False,
+    seed: int = 0,
+    C: float | str = "auto",
+    labels: Any = None,
+) -> Any:
     """``logreg`` (L2 logistic regression, class-balanced: the spam test split is 50 % spam,
     its train split 15 %) or ``mlp`` (one hidden layer of 128), preceded by
-    standardisation for dense features."""
+    standardisation for dense features.
+
+    ``C`` (logreg only): the inverse regularisation strength, or ``"auto"``: chosen per
+    feature set by stratified 5-fold cross-validation on the training data (accuracy) from
+    :data:`C_GRID_DENSE` / :data:`C_GRID_SPARSE`, as SentEval does — one fixed C favours
+    the feature sets whose size it happens to suit. ``labels`` (the training labels) sets
+    the folds: with fewer than 2 texts of some label there is nothing to cross-validate
+    and ``"auto"`` means 0.1 (dense) / 10 (sparse)."""
     from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
     from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    C = parse_c(C)
     if name == "logreg":
-        clf = LogisticRegression(max_iter=3000, C=10.0 if sparse else 0.1, class_weight="balanced")
+        folds = _cv_folds(labels)
+        if C == "auto" and folds >= 2:
+            clf = GridSearchCV(  # ties go to the smaller C (the grids ascend)
+                LogisticRegression(max_iter=3000, class_weight="balanced"),
+                {"C": list(C_GRID_SPARSE if sparse else C_GRID_DENSE)},
+                cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
+                scoring="accuracy",
+            )
+        else:
+            c = (10.0 if sparse else 0.1) if C == "auto" else C
+            clf = LogisticRegression(max_iter=3000, C=c, class_weight="balanced")
     elif name == "mlp":
         clf = MLPClassifier(
             hidden_layer_sizes=(128,),
@@ -85,6 +130,25 @@ def make_classifier(name: str = "logreg", sparse: bool = False, seed: int = 0) -
     return clf if sparse else make_pipeline(StandardScaler(), clf)
 
 
+def _cv_folds(labels: Any) -> int:
+    """Folds for C="auto": 5, or fewer when a label has fewer texts (0: no labels given)."""
+    if labels is None:
+        return 0
+    from collections import Counter
+
+    counts = Counter(labels).values()
+    return min(CV_FOLDS, min(counts)) if len(counts) >= 2 else 0
+
+
+def chosen_c(clf: Any) -> float | None:
+    """The C a fitted :func:`make_classifier` logistic regression uses (None: an MLP)."""
+    final = clf.steps[-1][1] if hasattr(clf, "steps") else clf
+    if hasattr(final, "best_params_"):
+        return float(final.best_params_["C"])
+    c = getattr(final, "C", None)
+    return None if c is None else float(c)
+
+
 @dataclass
 class Score:
     """One row of a comparison table."""
@@ -94,6 +158,7 @@ class Score:
     macro_f1: float
     dim: int
     seconds: float
+    C: float | None = None  # the logistic regression's C (chosen or given); None: none used
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -101,21 +166,30 @@ class Score:
             "accuracy": round(self.accuracy, 4),
             "macro_f1": round(self.macro_f1, 4),
             "dim": self.dim,
+            "C": "" if self.C is None else f"{self.C:g}",
             "seconds": f"{self.seconds:.1f}",
         }
 
 
 def fit_score(
-    X_train: Any, y_train: Any, X_test: Any, y_test: Any, classifier: str = "logreg", seed: int = 0
-) -> tuple[float, float]:
-    """Train ``classifier`` on features -> (accuracy, macro-F1) on the test features."""
+    X_train: Any,
+    y_train: Any,
+    X_test: Any,
+    y_test: Any,
+    classifier: str = "logreg",
+    seed: int = 0,
+    C: float | str = "auto",
+) -> tuple[float, float, float | None]:
+    """Train ``classifier`` on features -> (accuracy, macro-F1) on the test features and the
+    C it used (see :func:`make_classifier`; None for the MLP)."""
     from scipy import sparse as sp
     from sklearn.metrics import accuracy_score, f1_score
 
-    clf = make_classifier(classifier, sparse=sp.issparse(X_train), seed=seed)
+    clf = make_classifier(classifier, sparse=sp.issparse(X_train), seed=seed, C=C, labels=y_train)
     clf.fit(X_train, y_train)
     pred = clf.predict(X_test)
-    return float(accuracy_score(y_test, pred)), float(f1_score(y_test, pred, average="macro"))
+    acc, f1 = accuracy_score(y_test, pred), f1_score(y_test, pred, average="macro")
+    return float(acc), float(f1), chosen_c(clf)
 
 
 def cut_texts(
@@ -144,6 +218,7 @@ def compare_features(
     progress: bool | None = None,
     tokenize: str = DEFAULT_TOKENIZE,
     max_tokens: int | None = None,
+    C: float | str = "auto",
     **feature_kwargs: Any,
 ) -> list[Score]:
     """For each feature spec: featurize ``train`` / ``test`` (:class:`~.data.Labeled`), train
@@ -157,8 +232,10 @@ def compare_features(
     (:mod:`elmokit.tokenize`; the other feature sets have their own word splits). When
     ``model`` is an ``Elmo``, the biLM runs once over all texts first, with a progress bar
     (``progress``: None = on a terminal), and every ``elmo`` feature set then reads its
-    sentence cache."""
+    sentence cache. ``C``: the logistic regression's, or ``"auto"`` (cross-validated per
+    feature set, :func:`make_classifier`)."""
     check_tokenize(tokenize)
+    C = parse_c(C)
     plain = {
         "train": cut_texts(train.texts, max_tokens, tokenize),
         "test": cut_texts(test.texts, max_tokens, tokenize),
@@ -179,10 +256,13 @@ def compare_features(
         texts = elmo_texts if spec in elmo_specs else plain
         X_train = vec.fit_transform(texts["train"])
         X_test = vec.transform(texts["test"])
-        acc, f1 = fit_score(X_train, train.labels, X_test, test.labels, classifier)
-        rows.append(Score(spec, acc, f1, X_train.shape[1], time.perf_counter() - start))
+        acc, f1, c = fit_score(X_train, train.labels, X_test, test.labels, classifier, C=C)
+        rows.append(Score(spec, acc, f1, X_train.shape[1], time.perf_counter() - start, c))
         if log:
-            log(f"{spec}: accuracy {acc:.4f}, macro-F1 {f1:.4f}")
+            log(
+                f"{spec}: accuracy {acc:.4f}, macro-F1 {f1:.4f}"
+                + ("" if c is None else f", C {c:g}")
+            )
     return rows
 
 
