@@ -320,7 +320,7 @@ def test_classifier_c_is_chosen_by_cross_validation():
     assert fit_score(X_train[few], y_train[few], X_test, y_test)[2] == 0.1
 
 
-@pytest.mark.parametrize("bad", ["abc", "0", "-1", "nan"])
+@pytest.mark.parametrize("bad", ["abc", "0", "-1", "nan", "inf"])
 def test_bad_c_is_a_clear_error(tmp_path, bad):
     from elmokit.downstream.features import parse_c
 

@@ -76,7 +76,7 @@ def parse_c(value: str | float | None) -> float | str:
         c = float(value)
     except (TypeError, ValueError):
         raise InputError(f"C must be 'auto' or a positive number, got {value!r}") from None
-    if not c > 0:
+    if not 0 < c < float("inf"):
         raise InputError(f"C must be 'auto' or a positive number, got {value!r}")
     return c
 
