@@ -132,7 +132,8 @@ CLASSIC_SOURCES: tuple[str, ...] = tuple(SOURCES)
 # (from the package's copyright file). All training text; words are `wc -w` of the extraction.
 WESNOTH_CAMPAIGNS = ("did", "dm", "dw", "ei", "httt", "l", "low", "nr", "sof", "sota", "sotbe",
                      "thot", "trow", "tsg", "utbs")
-MODERN_DEBS: tuple[tuple[str, str, Callable[[Path], Iterator[str]], str], ...] = (
+DebTable = tuple[tuple[str, str, Callable[[Path], Iterator[str]], str], ...]
+MODERN_DEBS: DebTable = (
     ("libreoffice-help", "libreoffice-help-en-us", modern.libreoffice, "MPL-2.0"),
     ("gimp-help", "gimp-help-en", modern.gimp, "GFDL-1.2+, no invariant sections"),
     ("gnome-help", "gnome-user-docs", modern.gnome, "CC-BY-SA-3.0"),
@@ -181,15 +182,22 @@ MODERN_DEBS: tuple[tuple[str, str, Callable[[Path], Iterator[str]], str], ...] =
     ("manpages", "manpages", modern.manpages, "Linux man-pages copyleft (some GPL/BSD/MIT)"),
     ("manpages-dev", "manpages-dev", modern.manpages, "Linux man-pages copyleft (some GPL/BSD/MIT)"),
 )
-SOURCES.update({name: Source(name, "deb", package, "", _single(name, read), licence)
-                for name, package, read, licence in MODERN_DEBS})
+
+
+def _deb_sources(table: DebTable) -> dict[str, Source]:
+    """A table of (name, Debian package, extractor, licence) -> its training-text Sources."""
+    return {name: Source(name, "deb", package, "", _single(name, read), licence)
+            for name, package, read, licence in table}
+
+
+SOURCES.update(_deb_sources(MODERN_DEBS))
 SOURCES["chatterbot"] = Source("chatterbot", "pypi", "chatterbot-corpus==1.3.3", "",
                                _single("chatterbot", modern.chatterbot),
                                "BSD-3-Clause (package metadata)")
 
 # Batch 3, after the sources above so that the dedupe (in this order) leaves their text as it was:
 # game fiction and descriptions, an astronomy handbook, LyX's and R's manuals; then Wikipedia.
-MODERN_DEBS_3: tuple[tuple[str, str, Callable[[Path], Iterator[str]], str], ...] = (
+MODERN_DEBS_3: DebTable = (
     ("naev", "naev-data", modern.naev, "GPL-3+"),
     ("gearhead", "gearhead-data", modern.gearhead, "LGPL-2+"),
     ("gearhead2", "gearhead2-data", modern.gearhead, "LGPL-2.1+"),
@@ -206,8 +214,7 @@ MODERN_DEBS_3: tuple[tuple[str, str, Callable[[Path], Iterator[str]], str], ...]
     ("lyx-doc", "lyx-common", modern.lyx, "GPL-2+"),
     ("r-manuals", "r-doc-html", modern.r_manuals, "GPL-2 (manuals: modified copies permitted)"),
 )
-SOURCES.update({name: Source(name, "deb", package, "", _single(name, read), licence)
-                for name, package, read, licence in MODERN_DEBS_3})
+SOURCES.update(_deb_sources(MODERN_DEBS_3))
 # 106 English Wikipedia articles (2016 revisions) from gensim's test data, one document each
 SOURCES["wikipedia"] = Source("wikipedia", "pypi", "gensim==4.4.0", "gensim/test/test_data",
                               modern.wikipedia_documents,
