@@ -68,6 +68,10 @@ def test_evaluate_cli(tmp_path):
     assert list(rows)[0] == "majority" and "spam" not in report
     assert rows["majority"]["accuracy"] == 0.5
     assert all(rows[name]["accuracy"] > 0.5 for name in rows if name.startswith("elmo"))
+    # C: cross-validated by default (6 texts per label: 5 folds), reported per row and in the title
+    assert report["finefoods_sizes"]["C"] == "auto"
+    assert "logistic regression (C by 5-fold cross-validation)" in res.output
+    assert rows["majority"]["C"] == "" and all(rows[n]["C"] for n in rows if n != "majority")
     senses = {r["features"]: r for r in report["senses"]}
     assert set(senses["elmo layer 1"]) >= {"cell", "mouse", "bank", "bucket"}
     # one vector per word type (GloVe, the context-free char layer): ties, so all wrong
@@ -80,3 +84,15 @@ def test_evaluate_missing_data(tmp_path):
         main, ["evaluate", "--model", str(TINY_DIR), "--data-dir", str(tmp_path), "--tasks", "pos"]
     )
     assert res.exit_code == 1 and "no train.jsonl" in res.output
+
+
+def test_evaluate_fixed_c(tmp_path):
+    data, glove = _data_dir(tmp_path)
+    args = ["evaluate", "--model", str(TINY_DIR), "--data-dir", str(data), "--glove", str(glove)]
+    res = CliRunner().invoke(main, [*args, "--tasks", "classify", "--C", "0.25"])
+    assert res.exit_code == 0, res.output
+    assert "logistic regression (C 0.25)" in res.output
+    lines = [ln for ln in res.output.splitlines() if ln.startswith("| elmo") or "| glove" in ln]
+    assert lines and all("| 0.25 " in ln for ln in lines)
+    res = CliRunner().invoke(main, [*args, "--tasks", "classify", "--C", "-1"])
+    assert res.exit_code == 1 and "C must be 'auto' or a positive number" in res.output
