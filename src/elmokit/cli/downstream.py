@@ -36,6 +36,14 @@ _tokenize = click.option(
     help="How ELMo splits the texts: whitespace (pre-tokenized text) or "
     "elmokit (raw text, elmokit.tokenize; use it for raw reviews, e-mails, notes).",
 )
+_c_option = click.option(
+    "--C",
+    "C",
+    default="auto",
+    show_default=True,
+    help="The logistic regressions' inverse L2 strength, or 'auto': chosen per feature set "
+    "by 5-fold cross-validation on the training texts (each row's C column).",
+)
 
 
 def _features(value: str) -> list[str]:
@@ -60,14 +68,7 @@ def _features(value: str) -> list[str]:
 @click.option(
     "--classifier", type=click.Choice(["logreg", "mlp"]), default="logreg", show_default=True
 )
-@click.option(
-    "--C",
-    "C",
-    default="auto",
-    show_default=True,
-    help="The logistic regression's inverse L2 strength, or 'auto': chosen per feature set "
-    "by 5-fold cross-validation on the training texts (the table's C column).",
-)
+@_c_option
 @click.option("--model", default=None, help="ELMo model name or directory (default: bundled).")
 @click.option(
     "--glove",
@@ -356,14 +357,7 @@ def plot(
     help="Cut every classification text to its first N tokens, for every feature "
     "set alike (default: whole texts).",
 )
-@click.option(
-    "--C",
-    "C",
-    default="auto",
-    show_default=True,
-    help="The classifiers' inverse L2 strength, or 'auto': chosen per feature set by "
-    "5-fold cross-validation on the training texts.",
-)
+@_c_option
 @click.option(
     "--json",
     "json_out",

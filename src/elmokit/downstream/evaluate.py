@@ -324,7 +324,7 @@ def evaluate(
 
 def format_report(report: dict[str, Any]) -> str:
     """Markdown tables of an :func:`evaluate` report."""
-    from elmokit.downstream.features import describe_cut, format_table
+    from elmokit.downstream.features import CV_FOLDS, describe_cut, format_table
 
     parts = [f"# elmokit evaluate: model {report['model']} (D={report['dim']})"]
     if "pos" in report:
@@ -342,7 +342,7 @@ def format_report(report: dict[str, Any]) -> str:
         if name in report:
             s = report[f"{name}_sizes"]
             c = s.get("C", 0.1)  # reports written before C was recorded used 0.1
-            how = "C by 5-fold cross-validation" if c == "auto" else f"C {c:g}"
+            how = f"C by {CV_FOLDS}-fold cross-validation" if c == "auto" else f"C {c:g}"
             parts.append(
                 f"\n## {title}: logistic regression ({how}) on mean-pooled vectors "
                 f"({s['train']} train / {s['test']} test; "
